@@ -1,0 +1,55 @@
+//! Search spaces, architectures and network descriptions for ProxylessNAS, without tensors.
+//!
+//! This crate describes *what* a network is and *what* a search may choose, and answers
+//! questions about cost (parameters, multiply-accumulates) from the description alone. It has
+//! no Burn dependency, so other projects can embed it cheaply.
+//!
+//! - [`SearchSpace`]: a MobileNetV2-style backbone whose choice blocks each pick one
+//!   [`OpChoice`] (MBConv with a kernel size and expansion ratio, or [`OpChoice::Zero`],
+//!   a skip, where the block has an identity shortcut). Spaces load from TOML; the
+//!   paper's ImageNet space and compact spaces for small images are [`presets`].
+//! - [`Architecture`]: one choice per choice block, with a compact text form
+//!   (`k5e3 k3e6 zero ...`) and JSON.
+//! - [`NetSpec`]: a concrete child network, imported from and exported to the official
+//!   `net.config` JSON of ProxylessNAS (Cai, Zhu, Han, ICLR 2019).
+//! - [`NetCost`]: parameter and multiply-accumulate counts, per block and in total.
+//!
+//! ```
+//! use proxyless_space::{presets, Architecture};
+//!
+//! let space = presets::load("imagenet").unwrap();
+//! assert_eq!(space.choice_blocks().len(), 21);
+//! assert_eq!(space.num_arch_params(), 141);
+//!
+//! let arch = Architecture::widest(&space);
+//! let net = arch.to_net_spec(&space);
+//! let cost = net.cost(224).unwrap();
+//! assert!(cost.params > 1_000_000);
+//! ```
+
+mod arch;
+mod cost;
+mod divisible;
+mod error;
+mod net_config;
+mod net_spec;
+mod op;
+pub mod presets;
+mod space;
+
+pub use arch::Architecture;
+pub use cost::{LayerCost, NetCost, SpaceSummary};
+pub use divisible::make_divisible;
+pub use error::{Error, Result};
+pub use net_spec::{BlockOp, BlockSpec, BnSpec, ConvSpec, LinearSpec, NetSpec};
+pub use op::{MbConvOp, OpChoice};
+pub use space::{
+    CandidateSpec, ChoiceBlock, FirstBlockSpec, HeadSpec, InputSpec, SearchSpace, StageSpec,
+    StemSpec, ZeroRule,
+};
+
+/// Spatial size after a convolution with padding `kernel / 2` (odd kernels), as PyTorch computes it.
+pub fn conv_output_size(input: usize, kernel: usize, stride: usize) -> usize {
+    let padding = kernel / 2;
+    (input + 2 * padding - kernel) / stride + 1
+}
