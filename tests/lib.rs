@@ -22,5 +22,7 @@ pub const OFFICIAL_NETS: [(&str, f64, u64); 4] = [
 
 /// Path of an official net's `net.config`.
 pub fn official_net_path(name: &str) -> PathBuf {
-    repo_root().join("configs/nets").join(format!("{name}.json"))
+    repo_root()
+        .join("configs/nets")
+        .join(format!("{name}.json"))
 }

@@ -35,7 +35,11 @@ fn burn_modules_hold_exactly_the_counted_parameters() {
         let net = ProxylessNet::new(&spec, &device);
         assert_eq!(count_trainable(&net), cost.params, "{name}: trainable");
         assert_eq!(count_buffers(&net), cost.buffers, "{name}: buffers");
-        assert_eq!(net.num_params() as u64, cost.params + cost.buffers, "{name}");
+        assert_eq!(
+            net.num_params() as u64,
+            cost.params + cost.buffers,
+            "{name}"
+        );
     }
 }
 

@@ -1,1 +1,71 @@
-fn main(){}
+//! Project automation, in the style of cargo-xtask: a small dispatcher that runs cargo.
+//!
+//! It compiles in seconds and never links the heavy crates. Commands:
+//!
+//! - `cargo xtask test`: the test suite on every CPU backend CI covers (flex and ndarray);
+//! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
+//! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
+//! - `cargo xtask <proxyless command> [--backend B] [args]`: builds the `proxyless` binary with
+//!   the backend's Cargo feature and runs the command on that backend, for example
+//!   `cargo xtask info configs/nets/proxyless_gpu.json` or
+//!   `cargo xtask check configs/nets/proxyless_cpu.json --backend ndarray`.
+
+mod backend;
+mod cargo;
+mod run;
+mod test;
+mod tidy;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "--help" | "-h") => {
+            print!("{}", USAGE);
+            Ok(())
+        }
+        Some("test") => test::run(&args[1..]),
+        Some("tidy") => tidy::run(),
+        Some("validate") => validate(),
+        Some(_) => run::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+  test [cargo test args]     run the tests on the flex and ndarray backends
+  tidy                       check the architecture invariants
+  validate                   fmt, clippy, tidy, then test
+  <command> [--backend B] [--dev] [args]
+                             build `proxyless` with backend B (flex, ndarray, wgpu, vulkan,
+                             cuda, tch; default flex) and run `proxyless <command> args`
+                             (release build unless --dev)
+";
+
+fn validate() -> Result<(), String> {
+    cargo::run(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo::run(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            "proxyless-cli/ndarray",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    tidy::run()?;
+    test::run(&[])
+}

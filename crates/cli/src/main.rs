@@ -1,1 +1,74 @@
-fn main(){}
+//! The `proxyless` command: ProxylessNAS on Burn, from the command line.
+
+mod backend;
+mod commands;
+mod description;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use backend::Backend;
+
+/// ProxylessNAS: search a network directly on the target task and hardware.
+#[derive(Debug, Parser)]
+#[command(name = "proxyless", version, about)]
+struct Cli {
+    /// Backend for commands that run tensors (default: the first compiled in, flex first).
+    #[arg(long, global = true, value_enum)]
+    backend: Option<Backend>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Block table, parameters and MACs of a net.config, an architecture or a space.
+    Info(commands::info::InfoArgs),
+    /// Build a network on a backend, check its parameters and run a forward pass.
+    Check(commands::check::CheckArgs),
+    /// Convert between architecture text, architecture JSON and net.config.
+    Convert(commands::convert::ConvertArgs),
+    /// Draw a random architecture of a space.
+    Sample(commands::sample::SampleArgs),
+    /// List the backends compiled into this binary.
+    Backends,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let backend = match cli.backend {
+        Some(b) => b,
+        None => Backend::default_compiled()?,
+    };
+    match &cli.command {
+        Command::Info(args) => commands::info::run(args),
+        Command::Check(args) => commands::check::run(args, backend),
+        Command::Convert(args) => commands::convert::run(args),
+        Command::Sample(args) => commands::sample::run(args),
+        Command::Backends => {
+            for b in Backend::compiled() {
+                println!("{b}");
+            }
+            Ok(())
+        }
+    }
+}

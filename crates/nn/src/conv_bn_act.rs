@@ -52,7 +52,9 @@ impl ConvBnActConfig {
         let conv = Conv2dConfig::new([self.in_channels, self.out_channels], [k, k])
             .with_stride([self.stride, self.stride])
             .with_groups(self.groups)
-            .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
             .with_bias(false)
             .with_initializer(Initializer::Normal { mean: 0.0, std })
             .init(device);
@@ -106,6 +108,9 @@ mod tests {
         let var = (w.clone() - mean).powi_scalar(2).sum().into_scalar::<f64>() / n;
         let expected = 2.0 / (3.0 * 3.0 * 128.0);
         assert!(mean.abs() < 3e-3, "mean {mean}");
-        assert!((var / expected - 1.0).abs() < 0.05, "var {var} vs {expected}");
+        assert!(
+            (var / expected - 1.0).abs() < 0.05,
+            "var {var} vs {expected}"
+        );
     }
 }

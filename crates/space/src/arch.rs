@@ -91,7 +91,11 @@ impl Architecture {
         let choices = space
             .choice_blocks()
             .iter()
-            .map(|b| *b.candidates.choose(rng).expect("validated spaces have candidates"))
+            .map(|b| {
+                *b.candidates
+                    .choose(rng)
+                    .expect("validated spaces have candidates")
+            })
             .collect();
         Self { choices }
     }
@@ -305,7 +309,11 @@ impl Architecture {
                         block.in_channels,
                         block.out_channels,
                         block.stride,
-                        if block.identity { ", identity shortcut" } else { "" }
+                        if block.identity {
+                            ", identity shortcut"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -387,10 +395,16 @@ mod tests {
                 let plain = text.replace(" |", "");
                 assert_eq!(Architecture::parse(&plain, &space, "t").unwrap(), arch);
                 let json = arch.to_json(&space);
-                assert_eq!(Architecture::from_json_str(&json, &space, "j").unwrap(), arch);
+                assert_eq!(
+                    Architecture::from_json_str(&json, &space, "j").unwrap(),
+                    arch
+                );
                 let net = arch.to_net_spec(&space);
                 net.validate("net").unwrap();
-                assert_eq!(Architecture::from_net_spec(&net, &space, "n").unwrap(), arch);
+                assert_eq!(
+                    Architecture::from_net_spec(&net, &space, "n").unwrap(),
+                    arch
+                );
             }
         }
     }

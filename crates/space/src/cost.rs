@@ -87,8 +87,13 @@ pub(crate) fn block_cost(block: &BlockSpec, size: usize) -> ([u64; 3], usize) {
 
 fn conv_layer(name: &str, conv: &ConvSpec, size: usize) -> LayerCost {
     let out = conv_output_size(size, conv.kernel_size, conv.stride);
-    let [params, macs, buffers] =
-        conv_bn(conv.in_channels, conv.out_channels, conv.kernel_size, 1, out);
+    let [params, macs, buffers] = conv_bn(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        1,
+        out,
+    );
     LayerCost {
         name: name.into(),
         op: format!("conv{0}x{0}", conv.kernel_size),
@@ -208,7 +213,12 @@ impl SearchSpace {
         let mut fixed_params = 0;
         let mut fixed_macs = 0;
         // The fixed layers: stem, first block, feature mix, classifier.
-        for layer in fixed.layers.iter().take(2).chain(fixed.layers.iter().rev().take(2)) {
+        for layer in fixed
+            .layers
+            .iter()
+            .take(2)
+            .chain(fixed.layers.iter().rev().take(2))
+        {
             fixed_params += layer.params;
             fixed_macs += layer.macs;
         }

@@ -53,3 +53,9 @@ pub fn conv_output_size(input: usize, kernel: usize, stride: usize) -> usize {
     let padding = kernel / 2;
     (input + 2 * padding - kernel) / stride + 1
 }
+
+/// Whether `kernel` is a usable kernel side: odd, so that padding `kernel / 2` keeps the
+/// feature map centred.
+pub(crate) fn is_odd_kernel(kernel: usize) -> bool {
+    kernel % 2 == 1
+}

@@ -17,6 +17,7 @@ const NET_NAME: &str = "ProxylessNASNets";
 const OPS_ORDER: &str = "weight_bn_act";
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NetConfigJson {
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +45,7 @@ fn ops_order() -> String {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConvLayerJson {
     name: String,
     kernel_size: usize,
@@ -69,6 +71,7 @@ struct ConvLayerJson {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LinearLayerJson {
     name: String,
     in_features: usize,
@@ -86,6 +89,7 @@ struct LinearLayerJson {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BlockJson {
     name: String,
     mobile_inverted_conv: BlockOpJson,
@@ -93,7 +97,7 @@ struct BlockJson {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "name")]
+#[serde(tag = "name", deny_unknown_fields)]
 enum BlockOpJson {
     #[serde(rename = "MBInvertedConvLayer")]
     MbConv {
@@ -110,6 +114,7 @@ enum BlockOpJson {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct IdentityJson {
     name: String,
     in_channels: usize,
@@ -191,7 +196,11 @@ impl ConvLayerJson {
             return unsupported("dropout_rate", "0", self.dropout_rate.to_string());
         }
         if self.ops_order != OPS_ORDER {
-            return unsupported("ops_order", "\"weight_bn_act\"", format!("\"{}\"", self.ops_order));
+            return unsupported(
+                "ops_order",
+                "\"weight_bn_act\"",
+                format!("\"{}\"", self.ops_order),
+            );
         }
         Ok(ConvSpec {
             in_channels: self.in_channels,
@@ -244,7 +253,9 @@ impl NetConfigJson {
         Ok(NetSpec {
             first_conv: self.first_conv.into_spec(origin, "first_conv")?,
             blocks,
-            feature_mix: self.feature_mix_layer.into_spec(origin, "feature_mix_layer")?,
+            feature_mix: self
+                .feature_mix_layer
+                .into_spec(origin, "feature_mix_layer")?,
             classifier,
             bn: self.bn.unwrap_or_default(),
         })
@@ -346,7 +357,10 @@ impl BlockJson {
             return Err(Error::invalid(
                 origin,
                 format!("blocks[{i}].shortcut.in_channels"),
-                format!("expected {} (the block's input), got {channels}", spec.in_channels),
+                format!(
+                    "expected {} (the block's input), got {channels}",
+                    spec.in_channels
+                ),
             ));
         }
         Ok(spec)
@@ -398,7 +412,13 @@ mod tests {
         assert_eq!(net.first_conv.out_channels, 32);
         assert_eq!(net.blocks.len(), 22);
         assert_eq!(net.classifier.out_features, 1000);
-        assert_eq!(net.bn, BnSpec { momentum: 0.1, eps: 1e-3 });
+        assert_eq!(
+            net.bn,
+            BnSpec {
+                momentum: 0.1,
+                eps: 1e-3
+            }
+        );
     }
 
     #[test]

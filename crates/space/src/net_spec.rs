@@ -167,11 +167,17 @@ impl NetSpec {
             if block.in_channels != channels {
                 return bad(
                     field("in_channels"),
-                    format!("expected {channels} (the previous layer's output), got {}", block.in_channels),
+                    format!(
+                        "expected {channels} (the previous layer's output), got {}",
+                        block.in_channels
+                    ),
                 );
             }
             if block.out_channels == 0 {
-                return bad(field("out_channels"), "expected a positive integer, got 0".into());
+                return bad(
+                    field("out_channels"),
+                    "expected a positive integer, got 0".into(),
+                );
             }
             if block.stride == 0 {
                 return bad(field("stride"), "expected a positive stride, got 0".into());
@@ -192,14 +198,20 @@ impl NetSpec {
                     mid_channels,
                 } => {
                     let conv = |name: &str| format!("blocks[{i}].mobile_inverted_conv.{name}");
-                    if kernel_size == 0 || kernel_size % 2 == 0 {
-                        return bad(conv("kernel_size"), format!("expected an odd kernel size, got {kernel_size}"));
+                    if !crate::is_odd_kernel(kernel_size) {
+                        return bad(
+                            conv("kernel_size"),
+                            format!("expected an odd kernel size, got {kernel_size}"),
+                        );
                     }
                     if expand_ratio == 0 {
                         return bad(conv("expand_ratio"), "expected at least 1, got 0".into());
                     }
                     if mid_channels == Some(0) {
-                        return bad(conv("mid_channels"), "expected a positive integer, got 0".into());
+                        return bad(
+                            conv("mid_channels"),
+                            "expected a positive integer, got 0".into(),
+                        );
                     }
                     if expand_ratio == 1 && mid_channels.is_some_and(|m| m != block.in_channels) {
                         return bad(
@@ -225,7 +237,10 @@ impl NetSpec {
         if self.feature_mix.in_channels != channels {
             return bad(
                 "feature_mix_layer.in_channels".into(),
-                format!("expected {channels} (the last block's output), got {}", self.feature_mix.in_channels),
+                format!(
+                    "expected {channels} (the last block's output), got {}",
+                    self.feature_mix.in_channels
+                ),
             );
         }
         if self.classifier.in_features != self.feature_mix.out_channels {
@@ -238,7 +253,10 @@ impl NetSpec {
             );
         }
         if self.classifier.out_features == 0 {
-            return bad("classifier.out_features".into(), "expected at least 1 class, got 0".into());
+            return bad(
+                "classifier.out_features".into(),
+                "expected at least 1 class, got 0".into(),
+            );
         }
         if !(0.0..1.0).contains(&self.classifier.dropout) {
             return bad(
@@ -260,8 +278,11 @@ fn check_conv(origin: &str, name: &str, conv: &ConvSpec) -> Result<()> {
     if conv.out_channels == 0 {
         return bad("out_channels", "expected a positive integer, got 0".into());
     }
-    if conv.kernel_size == 0 || conv.kernel_size % 2 == 0 {
-        return bad("kernel_size", format!("expected an odd kernel size, got {}", conv.kernel_size));
+    if !crate::is_odd_kernel(conv.kernel_size) {
+        return bad(
+            "kernel_size",
+            format!("expected an odd kernel size, got {}", conv.kernel_size),
+        );
     }
     if conv.stride == 0 {
         return bad("stride", "expected a positive stride, got 0".into());

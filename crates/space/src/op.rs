@@ -90,7 +90,7 @@ impl FromStr for MbConvOp {
         let (kernel, expand) = rest.split_once('e').ok_or_else(bad)?;
         let kernel_size: usize = kernel.parse().map_err(|_| bad())?;
         let expand_ratio: usize = expand.parse().map_err(|_| bad())?;
-        if kernel_size == 0 || kernel_size % 2 == 0 {
+        if !crate::is_odd_kernel(kernel_size) {
             return Err(ParseOpError(format!(
                 "kernel size must be odd and positive, got {kernel_size} in '{s}'"
             )));
@@ -153,7 +153,9 @@ mod tests {
 
     #[test]
     fn malformed_ops_are_rejected_with_the_token() {
-        for bad in ["", "k", "k3", "e3", "k4e3", "k3e0", "k3e", "K3E3", "k3e3x", "skip"] {
+        for bad in [
+            "", "k", "k3", "e3", "k4e3", "k3e0", "k3e", "K3E3", "k3e3x", "skip",
+        ] {
             let err = bad.parse::<OpChoice>().unwrap_err();
             assert!(err.0.contains(&format!("'{bad}'")), "{bad}: {err}");
         }

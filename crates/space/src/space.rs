@@ -207,7 +207,10 @@ impl SearchSpace {
             return bad("name", "expected a non-empty name".into());
         }
         if self.input.channels == 0 {
-            return bad("input.channels", "expected at least 1 channel, got 0".into());
+            return bad(
+                "input.channels",
+                "expected at least 1 channel, got 0".into(),
+            );
         }
         if self.input.resolution == 0 {
             return bad("input.resolution", "expected a positive side, got 0".into());
@@ -225,8 +228,16 @@ impl SearchSpace {
         check_stride(origin, "stem.stride", self.stem.stride)?;
         check_positive(origin, "stem.channels", self.stem.channels)?;
         check_positive(origin, "first_block.channels", self.first_block.channels)?;
-        check_kernel(origin, "first_block.kernel_size", self.first_block.kernel_size)?;
-        check_positive(origin, "first_block.expand_ratio", self.first_block.expand_ratio)?;
+        check_kernel(
+            origin,
+            "first_block.kernel_size",
+            self.first_block.kernel_size,
+        )?;
+        check_positive(
+            origin,
+            "first_block.expand_ratio",
+            self.first_block.expand_ratio,
+        )?;
         if self.stages.is_empty() {
             return bad("stages", "expected at least one stage".into());
         }
@@ -338,7 +349,10 @@ impl SearchSpace {
 
     /// Number of architecture parameters (one logit per candidate per block).
     pub fn num_arch_params(&self) -> usize {
-        self.choice_blocks().iter().map(|b| b.candidates.len()).sum()
+        self.choice_blocks()
+            .iter()
+            .map(|b| b.candidates.len())
+            .sum()
     }
 
     /// Number of distinct architectures, as a float (it overflows integers quickly).
@@ -362,7 +376,7 @@ fn check_positive(origin: &str, field: &str, value: usize) -> Result<()> {
 }
 
 fn check_kernel(origin: &str, field: &str, value: usize) -> Result<()> {
-    if value == 0 || value % 2 == 0 {
+    if !crate::is_odd_kernel(value) {
         return Err(Error::invalid(
             origin,
             field,
@@ -423,7 +437,10 @@ mod tests {
         for name in presets::NAMES {
             let space = presets::load(name).unwrap();
             let text = space.to_toml_string();
-            assert_eq!(SearchSpace::from_toml_str(&text, "round trip").unwrap(), space);
+            assert_eq!(
+                SearchSpace::from_toml_str(&text, "round trip").unwrap(),
+                space
+            );
         }
     }
 }

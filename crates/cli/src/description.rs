@@ -1,0 +1,117 @@
+//! Reading what a command is pointed at: a space, an architecture or a `net.config`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use proxyless_space::{Architecture, NetSpec, SearchSpace, presets};
+
+/// A file (or preset name) given on the command line, read and recognised.
+pub enum Description {
+    /// A search space (TOML file or preset name).
+    Space(SearchSpace),
+    /// A concrete network, possibly with the architecture and space it came from.
+    Net {
+        /// The network.
+        spec: NetSpec,
+        /// The architecture and its space, when the file was an architecture.
+        arch: Option<(Architecture, SearchSpace)>,
+        /// What the file was, for messages (`net.config`, `architecture`).
+        kind: &'static str,
+    },
+}
+
+impl Description {
+    /// The input side the file implies: the space's, or 224 for a `net.config`
+    /// (which does not record it).
+    pub fn default_resolution(&self) -> usize {
+        match self {
+            Description::Space(space) => space.input.resolution,
+            Description::Net {
+                arch: Some((_, space)),
+                ..
+            } => space.input.resolution,
+            Description::Net { .. } => 224,
+        }
+    }
+}
+
+/// Reads `target`: a preset name, a space TOML, a `net.config` JSON, an architecture JSON or
+/// an architecture text. `space` (preset or TOML path) is needed for architecture text and
+/// overrides the space an architecture JSON names.
+pub fn read(target: &str, space: Option<&str>) -> Result<Description> {
+    let path = Path::new(target);
+    if !path.exists() {
+        if presets::toml(target).is_some() {
+            return Ok(Description::Space(presets::load(target)?));
+        }
+        bail!(
+            "{target}: no such file (and not a preset space: {})",
+            presets::NAMES.join(", ")
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {target}"))?;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if extension == "toml" {
+        return Ok(Description::Space(SearchSpace::from_toml_str(
+            &text, target,
+        )?));
+    }
+    if extension == "json" || text.trim_start().starts_with('{') {
+        return read_json(path, &text, space);
+    }
+    let Some(space_name) = space else {
+        bail!("{target}: an architecture in text form needs --space (a preset or a .toml file)");
+    };
+    let space = presets::resolve(space_name)?;
+    let arch = Architecture::parse(&text, &space, target)?;
+    Ok(Description::Net {
+        spec: arch.to_net_spec(&space),
+        arch: Some((arch, space)),
+        kind: "architecture",
+    })
+}
+
+fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description> {
+    let origin = path.display().to_string();
+    let value: serde_json::Value =
+        serde_json::from_str(text).with_context(|| format!("{origin}: invalid JSON"))?;
+    let is_object_with = |key: &str| value.as_object().is_some_and(|o| o.contains_key(key));
+    if is_object_with("first_conv") || is_object_with("blocks") {
+        return Ok(Description::Net {
+            spec: NetSpec::from_net_config_str(text, &origin)?,
+            arch: None,
+            kind: "net.config",
+        });
+    }
+    if is_object_with("choices") {
+        let space = match space {
+            Some(name) => presets::resolve(name)?,
+            None => {
+                let name = Architecture::json_space_name(text, &origin)?;
+                resolve_relative(&name, path)?
+            }
+        };
+        let arch = Architecture::from_json_str(text, &space, &origin)?;
+        return Ok(Description::Net {
+            spec: arch.to_net_spec(&space),
+            arch: Some((arch, space)),
+            kind: "architecture",
+        });
+    }
+    bail!(
+        "{origin}: expected a net.config (with first_conv, blocks, feature_mix_layer, classifier) \
+         or an architecture (with space and choices)"
+    )
+}
+
+/// A space named in a file: a preset, or a TOML path relative to that file.
+fn resolve_relative(name: &str, file: &Path) -> Result<SearchSpace> {
+    if presets::toml(name).is_some() {
+        return Ok(presets::load(name)?);
+    }
+    let relative: PathBuf = file.parent().unwrap_or(Path::new(".")).join(name);
+    if relative.exists() {
+        return Ok(SearchSpace::from_toml_file(relative)?);
+    }
+    Ok(presets::resolve(name)?)
+}

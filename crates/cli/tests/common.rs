@@ -1,0 +1,53 @@
+//! Running the `proxyless` binary from integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A path under the repository root, as a string argument.
+pub fn repo_file(relative: &str) -> String {
+    repo_root().join(relative).display().to_string()
+}
+
+/// Runs `proxyless args...`.
+pub fn proxyless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_proxyless"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the proxyless binary runs")
+}
+
+/// Runs `proxyless args...`, expects success, returns standard output.
+pub fn success(args: &[&str]) -> String {
+    let out = proxyless(args);
+    assert!(
+        out.status.success(),
+        "proxyless {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `proxyless args...`, expects a clean failure (non-zero exit, no panic) whose message
+/// contains every one of `expected`; returns standard error.
+pub fn failure(args: &[&str], expected: &[&str]) -> String {
+    let out = proxyless(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "proxyless {args:?} should fail");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "proxyless {args:?} panicked: {stderr}"
+    );
+    for needle in expected {
+        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    }
+    stderr
+}

@@ -1,0 +1,124 @@
+//! `proxyless info`, `convert`, `sample` and `check` on real files.
+
+mod common;
+
+use common::{failure, repo_file, success};
+
+#[test]
+fn info_json_reports_the_papers_counts() {
+    // Exact figures from tests/reference/count_net_config.py (plain Python arithmetic).
+    for (name, params, macs) in [
+        ("proxyless_gpu", 7_119_848u64, 465_260_160u64),
+        ("proxyless_cpu", 4_361_648, 439_243_864),
+        ("proxyless_mobile", 4_080_512, 320_427_584),
+        ("proxyless_mobile_14", 6_857_568, 580_883_408),
+    ] {
+        let file = repo_file(&format!("configs/nets/{name}.json"));
+        let json: serde_json::Value =
+            serde_json::from_str(&success(&["info", &file, "--json"])).unwrap();
+        assert_eq!(json["params"].as_u64(), Some(params), "{name}");
+        assert_eq!(json["macs"].as_u64(), Some(macs), "{name}");
+        assert_eq!(json["layers"].as_array().unwrap().len(), 25, "{name}");
+    }
+}
+
+#[test]
+fn info_on_a_space_reports_its_size_and_supernet() {
+    let json: serde_json::Value =
+        serde_json::from_str(&success(&["info", "imagenet", "--json"])).unwrap();
+    assert_eq!(json["choice_blocks"], 21);
+    assert_eq!(json["arch_params"], 141);
+    assert!(json["params"].as_u64().unwrap() > 15_000_000);
+    assert!(json["macs"].as_u64().is_some());
+    let table = success(&["info", &repo_file("configs/spaces/fmnist.toml")]);
+    assert!(table.contains("stage4.block1"), "{table}");
+}
+
+#[test]
+fn info_resolution_changes_macs_not_params() {
+    let file = repo_file("configs/nets/proxyless_mobile.json");
+    let at = |r: &str| -> serde_json::Value {
+        serde_json::from_str(&success(&["info", &file, "--json", "--resolution", r])).unwrap()
+    };
+    let (a, b) = (at("224"), at("112"));
+    assert_eq!(a["params"], b["params"]);
+    assert!(a["macs"].as_u64().unwrap() > 3 * b["macs"].as_u64().unwrap());
+}
+
+#[test]
+fn sample_convert_round_trip_through_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    for space in ["imagenet", "fmnist", "cifar10"] {
+        let text = success(&["sample", "--space", space, "--seed", "11"]);
+        success(&[
+            "sample",
+            "--space",
+            space,
+            "--seed",
+            "11",
+            "--to",
+            "json",
+            "--out",
+            &path("a.json"),
+        ]);
+        success(&[
+            "convert",
+            &path("a.json"),
+            "--to",
+            "net-config",
+            "--out",
+            &path("net.json"),
+        ]);
+        let back = success(&[
+            "convert",
+            &path("net.json"),
+            "--space",
+            space,
+            "--to",
+            "text",
+        ]);
+        assert_eq!(back, text, "{space}");
+        std::fs::write(path("a.txt"), &text).unwrap();
+        let json = success(&["convert", &path("a.txt"), "--space", space, "--to", "json"]);
+        assert_eq!(json, std::fs::read_to_string(path("a.json")).unwrap());
+    }
+}
+
+#[test]
+fn check_builds_and_runs_on_the_default_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("arch.json").display().to_string();
+    success(&[
+        "sample", "--space", "cifar10", "--to", "json", "--out", &arch,
+    ]);
+    let out = success(&["check", &arch]);
+    assert!(out.contains("finite logits"), "{out}");
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn check_runs_on_ndarray() {
+    let out = success(&[
+        "check",
+        &repo_file("configs/nets/proxyless_mobile.json"),
+        "--backend",
+        "ndarray",
+        "--resolution",
+        "64",
+        "--batch",
+        "1",
+    ]);
+    assert!(out.contains("backend ndarray"), "{out}");
+    assert!(out.contains("[1, 1000] finite logits"), "{out}");
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_backend_not_compiled_in_is_a_clear_error() {
+    let file = repo_file("configs/nets/proxyless_mobile.json");
+    failure(
+        &["check", &file, "--backend", "cuda"],
+        &["not compiled", "--features cuda"],
+    );
+}

@@ -1,0 +1,40 @@
+//! `cargo xtask <command> [--backend B] [--dev] [args]`: build `proxyless` for a backend and
+//! run one of its commands there.
+
+use crate::{backend, cargo};
+
+/// Builds and runs `proxyless <args>`, taking `--backend B` and `--dev` out of `args`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut backend_name = String::from("flex");
+    let mut release = true;
+    let mut rest: Vec<String> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--backend" {
+            backend_name = iter.next().ok_or("--backend needs a value")?.to_string();
+        } else if let Some(value) = arg.strip_prefix("--backend=") {
+            backend_name = value.to_string();
+        } else if arg == "--dev" {
+            release = false;
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let feature = backend::feature(&backend_name)?;
+    let mut cargo_args = vec!["run", "--quiet"];
+    if release {
+        cargo_args.push("--release");
+    }
+    cargo_args.extend([
+        "--package",
+        "proxyless-cli",
+        "--no-default-features",
+        "--features",
+        feature,
+        "--",
+        "--backend",
+        feature,
+    ]);
+    cargo_args.extend(rest.iter().map(String::as_str));
+    cargo::run(&cargo_args, &backend::run_env(feature))
+}
