@@ -139,7 +139,10 @@ fn net_config_unknown_field() {
     // A field this project would silently ignore (here: a kernel on a skip block) is an error.
     net_config_case(
         |j| j["blocks"][3]["mobile_inverted_conv"]["kernel_size"] = 3.into(),
-        &["blocks[3].mobile_inverted_conv", "unknown field `kernel_size`"],
+        &[
+            "blocks[3].mobile_inverted_conv",
+            "unknown field `kernel_size`",
+        ],
     );
 }
 

@@ -158,6 +158,32 @@ impl NetSpec {
     }
 }
 
+/// A cost per candidate of every choice block plus the cost of the fixed layers, in one unit
+/// (milliseconds from a latency table, millions of MACs, ...). The expected cost of a
+/// supernet is `fixed + sum_b sum_j p_bj * blocks[b][j]`; Zero candidates cost 0.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CandidateCosts {
+    /// Unit of every number (`ms`, `MMACs`).
+    pub unit: String,
+    /// Stem, first block, feature mix, pooling and classifier together.
+    pub fixed: f64,
+    /// `blocks[b][j]`: cost of candidate `j` of choice block `b`, in the space's order.
+    pub blocks: Vec<Vec<f64>>,
+}
+
+impl CandidateCosts {
+    /// The cost of one architecture: fixed layers plus its chosen candidates.
+    pub fn of(&self, choices: &[usize]) -> f64 {
+        self.fixed
+            + self
+                .blocks
+                .iter()
+                .zip(choices)
+                .map(|(costs, &j)| costs[j])
+                .sum::<f64>()
+    }
+}
+
 /// What a search space holds: size, architecture parameters, supernet weights and the range of
 /// costs of each choice block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,6 +200,10 @@ pub struct SpaceSummary {
     pub architectures: f64,
     /// Weights of the supernet: every candidate of every block plus the fixed layers.
     pub supernet_params: u64,
+    /// Parameters of the fixed layers (stem, first block, feature mix, classifier).
+    pub fixed_params: u64,
+    /// MACs of the fixed layers.
+    pub fixed_macs: u64,
     /// Parameters of the smallest and the largest architecture.
     pub params_range: [u64; 2],
     /// MACs of the smallest and the largest architecture.
@@ -198,6 +228,10 @@ pub struct ChoiceBlockCost {
     pub candidates: Vec<String>,
     /// Parameters of all candidates together (what the supernet holds for this block).
     pub supernet_params: u64,
+    /// Parameters of each candidate, in order.
+    pub params: Vec<u64>,
+    /// MACs of each candidate, in order.
+    pub macs: Vec<u64>,
     /// Smallest and largest parameter count of one candidate.
     pub params_range: [u64; 2],
     /// Smallest and largest MACs of one candidate.
@@ -205,6 +239,21 @@ pub struct ChoiceBlockCost {
 }
 
 impl SearchSpace {
+    /// Multiply-accumulates (in millions) of every candidate and of the fixed layers at
+    /// `resolution`: the hardware-free cost model of the search.
+    pub fn candidate_macs(&self, resolution: usize) -> Result<CandidateCosts> {
+        let summary = self.summary(Some(resolution))?;
+        Ok(CandidateCosts {
+            unit: "MMACs".into(),
+            fixed: summary.fixed_macs as f64 / 1e6,
+            blocks: summary
+                .blocks
+                .iter()
+                .map(|b| b.macs.iter().map(|&m| m as f64 / 1e6).collect())
+                .collect(),
+        })
+    }
+
     /// Summarises the space at `resolution` (its own input side when `None`).
     pub fn summary(&self, resolution: Option<usize>) -> Result<SpaceSummary> {
         let resolution = resolution.unwrap_or(self.input.resolution);
@@ -251,6 +300,8 @@ impl SearchSpace {
                 supernet_params: params.iter().sum(),
                 params_range: p,
                 macs_range: m,
+                params,
+                macs,
             });
         }
         Ok(SpaceSummary {
@@ -260,6 +311,8 @@ impl SearchSpace {
             arch_params: self.num_arch_params(),
             architectures: self.num_architectures(),
             supernet_params,
+            fixed_params,
+            fixed_macs,
             params_range,
             macs_range,
             blocks,

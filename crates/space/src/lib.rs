@@ -38,7 +38,7 @@ pub mod presets;
 mod space;
 
 pub use arch::Architecture;
-pub use cost::{LayerCost, NetCost, SpaceSummary};
+pub use cost::{CandidateCosts, ChoiceBlockCost, LayerCost, NetCost, SpaceSummary};
 pub use divisible::make_divisible;
 pub use error::{Error, Result};
 pub use net_spec::{BlockOp, BlockSpec, BnSpec, ConvSpec, LinearSpec, NetSpec};

@@ -1,0 +1,125 @@
+//! ImageNet-style folders: one sub-folder per class holding JPEG or PNG images. Images are
+//! decoded in parallel, resized (shorter side) and centre-cropped to a square once, and kept in
+//! memory at that size.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::{ImageSet, Split};
+
+/// Reads `dir/<split>/<class>/*` (with `split` = `train` or `val`, when those sub-folders exist;
+/// otherwise `dir/<class>/*`) at `resolution` x `resolution`, RGB.
+pub fn load(dir: &Path, split: Split, resolution: usize) -> Result<ImageSet> {
+    let sub = match split {
+        Split::Train => "train",
+        Split::Test => "val",
+    };
+    let root = if dir.join(sub).is_dir() {
+        dir.join(sub)
+    } else {
+        dir.to_path_buf()
+    };
+    let mut classes: Vec<PathBuf> = read_dir(&root)?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    classes.sort();
+    if classes.is_empty() {
+        return Err(Error::Missing {
+            path: root,
+            hint: "expected one sub-folder per class holding .jpg/.jpeg/.png images".into(),
+        });
+    }
+    let mut files = Vec::new();
+    for (label, class) in classes.iter().enumerate() {
+        let mut images: Vec<PathBuf> = read_dir(class)?
+            .into_iter()
+            .filter(|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png")
+                })
+            })
+            .collect();
+        images.sort();
+        files.extend(images.into_iter().map(|p| (p, label as u16)));
+    }
+    if files.is_empty() {
+        return Err(Error::Missing {
+            path: root,
+            hint: "the class folders hold no .jpg/.jpeg/.png images".into(),
+        });
+    }
+    let decoded: Vec<Vec<u8>> = files
+        .par_iter()
+        .map(|(path, _)| decode(path, resolution))
+        .collect::<Result<_>>()?;
+    let labels = files.iter().map(|(_, l)| *l).collect();
+    let name = format!("{} ({})", root.display(), sub);
+    ImageSet::new(
+        name,
+        [3, resolution, resolution],
+        classes.len(),
+        decoded.concat(),
+        labels,
+    )
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(entries.flatten().map(|e| e.path()).collect())
+}
+
+/// Decodes one image, resizes its shorter side to `resolution` and crops the centre square;
+/// returns `[3, resolution, resolution]` bytes.
+fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
+    let img = image::open(path)
+        .map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    let scale = resolution as f64 / w.min(h) as f64;
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as u32).max(resolution as u32),
+        ((h as f64 * scale).round() as u32).max(resolution as u32),
+    );
+    let resized = image::imageops::resize(&img, nw, nh, FilterType::Triangle);
+    let (x0, y0) = ((nw - resolution as u32) / 2, (nh - resolution as u32) / 2);
+    let crop = image::imageops::crop_imm(&resized, x0, y0, resolution as u32, resolution as u32)
+        .to_image();
+    let plane = resolution * resolution;
+    let mut out = vec![0u8; 3 * plane];
+    for (i, pixel) in crop.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = pixel[c];
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_class_folders_of_png_and_jpeg() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, colour) in [("cat", [200u8, 10, 10]), ("dog", [10, 10, 200])] {
+            let folder = dir.path().join("train").join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            let img = image::RgbImage::from_pixel(40, 30, image::Rgb(colour));
+            img.save(folder.join("a.png")).unwrap();
+            img.save(folder.join("b.jpg")).unwrap();
+        }
+        std::fs::write(dir.path().join("train/cat/notes.txt"), "ignored").unwrap();
+        let set = load(dir.path(), Split::Train, 16).unwrap();
+        assert_eq!((set.len(), set.classes, set.height), (4, 2, 16));
+        assert_eq!(set.label(3), 1);
+        // Red plane of a cat image is bright, blue plane dark.
+        assert!(set.image(0)[0] > 150 && set.image(0)[2 * 256] < 60);
+        std::fs::write(dir.path().join("train/dog/c.png"), "not a png").unwrap();
+        let err = load(dir.path(), Split::Train, 16).unwrap_err().to_string();
+        assert!(err.contains("c.png: cannot decode image"), "{err}");
+    }
+}

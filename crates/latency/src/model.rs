@@ -1,0 +1,177 @@
+//! Cost models: a latency table, or multiply-accumulates when no table is given.
+
+use proxyless_space::{
+    Architecture, BlockOp, CandidateCosts, NetSpec, SearchSpace, conv_output_size,
+};
+
+use crate::error::Result;
+use crate::key::Hwc;
+use crate::{LatencyKey, LatencyTable};
+
+/// What the hardware term of a search measures.
+#[derive(Debug, Clone)]
+pub enum CostModel {
+    /// Milliseconds from a lookup table.
+    Table(LatencyTable),
+    /// Millions of multiply-accumulates, computed from the description.
+    Macs,
+}
+
+/// The table keys of every layer of `net` at `resolution`, in order; Zero blocks have none.
+pub fn net_keys(net: &NetSpec, resolution: usize) -> Vec<LatencyKey> {
+    let c = &net.first_conv;
+    let mut size = conv_output_size(resolution, c.kernel_size, c.stride);
+    let mut keys = vec![LatencyKey::Stem {
+        input: [resolution, resolution, c.in_channels],
+        output: [size, size, c.out_channels],
+    }];
+    for block in &net.blocks {
+        let BlockOp::MbConv {
+            kernel_size,
+            expand_ratio,
+            ..
+        } = block.op
+        else {
+            size = conv_output_size(size, 1, block.stride);
+            continue;
+        };
+        let out = conv_output_size(size, kernel_size, block.stride);
+        keys.push(LatencyKey::Block {
+            input: [size, size, block.in_channels],
+            output: [out, out, block.out_channels],
+            expand: expand_ratio,
+            kernel: kernel_size,
+            stride: block.stride,
+            idskip: block.shortcut,
+        });
+        size = out;
+    }
+    let mix: Hwc = [size, size, net.feature_mix.out_channels];
+    keys.push(LatencyKey::FeatureMix {
+        input: [size, size, net.feature_mix.in_channels],
+        output: mix,
+    });
+    keys.push(LatencyKey::Logits {
+        input: mix,
+        classes: net.classifier.out_features,
+    });
+    keys
+}
+
+impl CostModel {
+    /// Unit of this model's numbers.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            CostModel::Table(_) => "ms",
+            CostModel::Macs => "MMACs",
+        }
+    }
+
+    /// The predicted cost of a whole network at `resolution`: the sum of its layers' entries
+    /// (a missing entry is an error naming the key), or its MACs in millions.
+    pub fn predict(&self, net: &NetSpec, resolution: usize) -> Result<f64> {
+        match self {
+            CostModel::Table(table) => net_keys(net, resolution)
+                .iter()
+                .map(|k| table.mean(k))
+                .sum(),
+            CostModel::Macs => Ok(net.cost(resolution)?.macs as f64 / 1e6),
+        }
+    }
+
+    /// The cost of every candidate of every choice block of `space` at its input resolution,
+    /// and of the fixed layers: what the expected-latency term of the search weighs by the
+    /// candidates' probabilities.
+    pub fn candidate_costs(&self, space: &SearchSpace) -> Result<CandidateCosts> {
+        let resolution = space.input.resolution;
+        let table = match self {
+            CostModel::Macs => return Ok(space.candidate_macs(resolution)?),
+            CostModel::Table(table) => table,
+        };
+        let blocks = space.choice_blocks();
+        // Any architecture gives the fixed layers' keys: stem, first block, head.
+        let widest = Architecture::widest(space).to_net_spec(space);
+        let keys = net_keys(&widest, resolution);
+        let fixed_keys = [
+            &keys[0],
+            &keys[1],
+            &keys[keys.len() - 2],
+            &keys[keys.len() - 1],
+        ];
+        let mut fixed = 0.0;
+        for key in fixed_keys {
+            fixed += table.mean(key)?;
+        }
+        let mut costs = Vec::with_capacity(blocks.len());
+        for (block, key) in blocks.iter().zip(&keys[2..]) {
+            let LatencyKey::Block {
+                input,
+                output,
+                stride,
+                idskip,
+                ..
+            } = *key
+            else {
+                unreachable!("the widest architecture has an MBConv key per choice block")
+            };
+            let mut row = Vec::with_capacity(block.candidates.len());
+            for candidate in &block.candidates {
+                row.push(match candidate.mbconv() {
+                    None => 0.0,
+                    Some(op) => table.mean(&LatencyKey::Block {
+                        input,
+                        output,
+                        expand: op.expand_ratio,
+                        kernel: op.kernel_size,
+                        stride,
+                        idskip,
+                    })?,
+                });
+            }
+            costs.push(row);
+        }
+        Ok(CandidateCosts {
+            unit: "ms".into(),
+            fixed,
+            blocks: costs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxyless_space::presets;
+
+    #[test]
+    fn pixel1_covers_every_candidate_of_the_imagenet_space() {
+        let space = presets::load("imagenet").unwrap();
+        let table = LatencyTable::named("pixel1").unwrap();
+        let costs = CostModel::Table(table.clone())
+            .candidate_costs(&space)
+            .unwrap();
+        let arch = Architecture::widest(&space);
+        let choices: Vec<usize> = arch
+            .choices()
+            .iter()
+            .zip(space.choice_blocks())
+            .map(|(c, b)| b.candidate_index(*c).unwrap())
+            .collect();
+        let predicted = CostModel::Table(table)
+            .predict(&arch.to_net_spec(&space), 224)
+            .unwrap();
+        assert!((costs.of(&choices) - predicted).abs() < 1e-9);
+    }
+
+    #[test]
+    fn missing_entries_are_named() {
+        let space = presets::load("fmnist").unwrap();
+        let table = LatencyTable::named("pixel1").unwrap();
+        let err = CostModel::Table(table).candidate_costs(&space).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no entry for key 'Conv-input:28x28x1"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Latency lookup tables: a YAML mapping from key to `{count, mean, var|std}` (milliseconds).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::LatencyKey;
+use crate::error::{Error, Result};
+
+/// Tables that ship with proxyless, by name.
+pub const NAMED_TABLES: [&str; 1] = ["pixel1"];
+
+/// One measured layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyEntry {
+    /// Number of measurements.
+    pub count: u64,
+    /// Mean latency in milliseconds.
+    pub mean: f64,
+    /// Standard deviation in milliseconds (from `std`, or the square root of `var`).
+    pub std: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryYaml {
+    count: u64,
+    mean: f64,
+    #[serde(default)]
+    var: Option<f64>,
+    #[serde(default)]
+    std: Option<f64>,
+}
+
+/// A latency lookup table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyTable {
+    /// Where the table came from (file or name), for messages.
+    pub origin: String,
+    entries: BTreeMap<String, LatencyEntry>,
+}
+
+impl LatencyTable {
+    /// A table that ships with proxyless: `pixel1` (the paper's Google Pixel 1 table for its
+    /// ImageNet space at 224x224, batch 1).
+    pub fn named(name: &str) -> Result<Self> {
+        let text = match name {
+            "pixel1" => include_str!("../../../configs/latency/pixel1.yaml"),
+            _ => {
+                return Err(Error::Invalid {
+                    origin: "arguments".into(),
+                    message: format!(
+                        "unknown latency table '{name}'; expected one of {} or a .yaml file",
+                        NAMED_TABLES.join(", ")
+                    ),
+                });
+            }
+        };
+        Self::from_yaml_str(text, &format!("table '{name}'"))
+    }
+
+    /// A named table, or a YAML file when `name_or_path` is not a name.
+    pub fn resolve(name_or_path: &str) -> Result<Self> {
+        if NAMED_TABLES.contains(&name_or_path) {
+            Self::named(name_or_path)
+        } else {
+            Self::from_yaml_file(name_or_path)
+        }
+    }
+
+    /// Reads a table from a YAML file.
+    pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses a table; `origin` names its source in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self> {
+        let invalid = |message: String| Error::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let raw: BTreeMap<String, EntryYaml> =
+            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut entries = BTreeMap::new();
+        for (key, e) in raw {
+            let std = match (e.std, e.var) {
+                (Some(s), _) => s,
+                (None, Some(v)) if v >= 0.0 => v.sqrt(),
+                (None, Some(v)) => return Err(invalid(format!("{key}: negative var {v}"))),
+                (None, None) => 0.0,
+            };
+            if !(e.mean.is_finite() && e.mean >= 0.0) {
+                return Err(invalid(format!(
+                    "{key}: mean must be a finite, non-negative number of ms, got {}",
+                    e.mean
+                )));
+            }
+            entries.insert(
+                key,
+                LatencyEntry {
+                    count: e.count,
+                    mean: e.mean,
+                    std,
+                },
+            );
+        }
+        if entries.is_empty() {
+            return Err(invalid("the table has no entries".into()));
+        }
+        Ok(Self {
+            origin: origin.to_string(),
+            entries,
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty (never, for a parsed table).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry for `key`, or an error naming the missing key.
+    pub fn get(&self, key: &LatencyKey) -> Result<LatencyEntry> {
+        let text = key.to_string();
+        self.entries
+            .get(&text)
+            .copied()
+            .ok_or_else(|| Error::MissingKey {
+                origin: self.origin.clone(),
+                key: text,
+            })
+    }
+
+    /// Mean latency (ms) of `key`.
+    pub fn mean(&self, key: &LatencyKey) -> Result<f64> {
+        Ok(self.get(key)?.mean)
+    }
+
+    /// Every entry, by key string.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &LatencyEntry)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel1_table_has_the_papers_72_entries() {
+        let table = LatencyTable::named("pixel1").unwrap();
+        assert_eq!(table.len(), 72);
+        let key = LatencyKey::Stem {
+            input: [224, 224, 3],
+            output: [112, 112, 32],
+        };
+        assert!((table.mean(&key).unwrap() - 4.083755600814664).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_tables_name_the_problem() {
+        let err = LatencyTable::from_yaml_str("a:\n  count: 1\n  mean: -2\n", "t.yaml");
+        assert!(err.unwrap_err().to_string().contains("t.yaml: a: mean"));
+        let err = LatencyTable::from_yaml_str("a:\n  count: x\n  mean: 1\n", "t.yaml");
+        assert!(err.unwrap_err().to_string().starts_with("t.yaml: "));
+        let err = LatencyTable::from_yaml_str("{}", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("no entries"));
+    }
+}
