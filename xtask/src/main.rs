@@ -5,6 +5,9 @@
 //! - `cargo xtask test`: the test suite on every CPU backend CI covers (flex and ndarray);
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
+//! - `cargo xtask search [--backend B] [args]`: the main job; with no `--config`, `--data` or
+//!   `--resume` it searches the default space on Fashion-MNIST, installing Debian's
+//!   `dataset-fashion-mnist` first when it is missing (as root with apt);
 //! - `cargo xtask <proxyless command> [--backend B] [args]`: builds the `proxyless` binary with
 //!   the backend's Cargo feature and runs the command on that backend, for example
 //!   `cargo xtask info configs/nets/proxyless_gpu.json` or
@@ -12,6 +15,7 @@
 
 mod backend;
 mod cargo;
+mod data;
 mod run;
 mod test;
 mod tidy;
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
+  search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
   test [cargo test args]     run the tests on the flex and ndarray backends
   tidy                       check the architecture invariants
   validate                   fmt, clippy, tidy, then test

@@ -21,6 +21,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let feature = backend::feature(&backend_name)?;
+    let uses_default_data = rest.first().is_some_and(|c| c == "search")
+        && !rest.iter().any(|a| {
+            ["--config", "--data", "--resume"].contains(&a.split('=').next().unwrap_or(""))
+        });
+    if uses_default_data {
+        crate::data::ensure_fashion_mnist()?;
+    }
     let mut cargo_args = vec!["run", "--quiet"];
     if release {
         cargo_args.push("--release");

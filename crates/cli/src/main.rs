@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Search an architecture on the target task and hardware (ProxylessNAS).
+    Search(commands::search::SearchArgs),
     /// Block table, parameters and MACs of a net.config, an architecture or a space.
     Info(commands::info::InfoArgs),
     /// Build a network on a backend, check its parameters and run a forward pass.
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => Backend::default_compiled()?,
     };
     match &cli.command {
+        Command::Search(args) => commands::search::run(args, backend),
         Command::Info(args) => commands::info::run(args),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),

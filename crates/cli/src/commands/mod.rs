@@ -4,3 +4,4 @@ pub mod check;
 pub mod convert;
 pub mod info;
 pub mod sample;
+pub mod search;

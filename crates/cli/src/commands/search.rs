@@ -1,0 +1,111 @@
+//! `proxyless search`: run (or resume) a ProxylessNAS search.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use proxyless_search::{DEFAULT_CONFIG, Search, SearchConfig};
+
+use crate::backend::Backend;
+
+/// Search an architecture on the target task and hardware.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Search configuration (TOML); the built-in default searches the `fmnist` space on
+    /// Fashion-MNIST.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides `data.path`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run directory to create (default: `runs/<space>-<UTC time>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Resume the run in this directory from its newest checkpoint.
+    #[arg(long, conflicts_with_all = ["config", "out", "set"])]
+    pub resume: Option<PathBuf>,
+    /// Override a configuration value, e.g. `--set schedule.epochs=5 --set arch.mode=two`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Stop after this many epochs in total (the run can be resumed later).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    /// No progress bars or epoch lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `search` on `backend`.
+pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
+    let search = match &args.resume {
+        Some(dir) => Search::resume(dir, &device, args.quiet)?,
+        None => {
+            let (text, origin) = match &args.config {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    DEFAULT_CONFIG.to_string(),
+                    "default search config".to_string(),
+                ),
+            };
+            let mut overrides = args.set.clone();
+            if let Some(data) = &args.data {
+                overrides.push(format!("data.path={:?}", data.display().to_string()));
+            }
+            let config = SearchConfig::from_toml_with_overrides(&text, &origin, &overrides)?;
+            let out = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!("{}-{}", config.space, utc_stamp()))
+            });
+            Search::create(config, &out, &device, args.quiet)?
+        }
+    };
+    let dir = search.run_dir().to_path_buf();
+    match search.run(args.stop_after)? {
+        None => println!(
+            "stopped as asked; resume with: proxyless search --resume {}",
+            dir.display()
+        ),
+        Some(outcome) => {
+            println!("architecture: {}", outcome.text);
+            if let Some((cost, unit)) = &outcome.cost {
+                println!("expected latency of the derived network: {cost:.4} {unit}");
+            }
+            println!(
+                "held-out accuracy (supernet weights): {:.4}; {:.0} s",
+                outcome.holdout_accuracy, outcome.seconds
+            );
+            println!("run directory: {}", outcome.run_dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+fn utc_stamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}

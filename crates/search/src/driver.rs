@@ -1,0 +1,483 @@
+//! The search loop: warm-up epochs of weight steps, then weight steps alternating with
+//! architecture updates on held-out data, validation of the derived network after every
+//! epoch, checkpoints, and the final architecture.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_space::{Architecture, CandidateCosts, SearchSpace, presets};
+use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
+use proxyless_supernet::{ArchParams, Searchable, Supernet};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+use tracing::info;
+
+use crate::config::{ArchAlgorithm, SearchConfig};
+use crate::data::{SearchData, load_train};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::run_dir::{RunDir, SearchState};
+use crate::steps::{arch_step, batch_tensors, evaluate, reinforce_step, weight_step};
+
+/// What a finished search found.
+#[derive(Debug, Clone)]
+pub struct SearchOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The derived architecture (argmax of every block).
+    pub architecture: Architecture,
+    /// Its compact text form.
+    pub text: String,
+    /// Cost of the derived architecture, with the unit, if a cost model is configured.
+    pub cost: Option<(f64, String)>,
+    /// Accuracy of the derived network (inherited supernet weights) on the held-out images.
+    pub holdout_accuracy: f64,
+    /// Wall time of the search in seconds, over all sessions of the run.
+    pub seconds: f64,
+}
+
+/// A search in progress, ready to run or resume.
+pub struct Search {
+    config: SearchConfig,
+    space: SearchSpace,
+    run: RunDir,
+    device: Device,
+    model: Supernet,
+    optim: ModuleOptimizer,
+    state: SearchState,
+    data: SearchData,
+    costs: Option<(CandidateCosts, CostLoss)>,
+    progress: Progress,
+}
+
+/// A seed for one purpose of one epoch, derived from the run's seed.
+fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (epoch as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ purpose.wrapping_mul(0x94D0_49BB_1331_11EB)
+}
+
+fn weights_optimizer(config: &SearchConfig) -> ModuleOptimizer {
+    let w = &config.weights;
+    SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(w.momentum)
+                .with_dampening(0.0)
+                .with_nesterov(w.nesterov),
+        ))
+        .with_weight_decay(
+            (w.weight_decay > 0.0).then(|| WeightDecayConfig::new(w.weight_decay as f32)),
+        )
+        .init()
+}
+
+/// Resolves the configured cost model into per-candidate costs of `space`.
+fn candidate_costs(
+    config: &SearchConfig,
+    space: &SearchSpace,
+    origin: &str,
+) -> Result<Option<(CandidateCosts, CostLoss)>> {
+    if !config.target.has_cost() {
+        return Ok(None);
+    }
+    let model = match config.target.cost.as_str() {
+        "macs" => CostModel::Macs,
+        table => CostModel::Table(LatencyTable::resolve(table)?),
+    };
+    let costs = model.candidate_costs(space)?;
+    Ok(Some((costs, config.target.cost_loss(origin)?)))
+}
+
+impl Search {
+    /// Prepares a new search writing into `out` (created; it must not hold another run).
+    pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
+        config.validate("config")?;
+        let space = presets::resolve(&config.space)?;
+        let costs = candidate_costs(&config, &space, "config")?;
+        let set = load_train(&config.data, &space, config.seed)?;
+        let data = SearchData::new(&set, &config.data, config.seed)?;
+        let run = RunDir::create(out)?;
+        run.write("config.toml", config.to_toml_string().as_bytes())?;
+        run.write("space.toml", space.to_toml_string().as_bytes())?;
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = Supernet::new(&space, &device);
+        let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
+        let arch = ArchParams::new(
+            model.zero_candidates(),
+            config.arch.init_std,
+            config.arch.adam,
+            &mut rng,
+        );
+        let state = SearchState {
+            epochs_done: 0,
+            weight_steps: 0,
+            arch_updates: 0,
+            arch,
+            baseline: Baseline::new(config.reinforce.baseline_decay),
+            elapsed_seconds: 0.0,
+        };
+        info!(run = %out.display(), space = %space.name, "search created");
+        Ok(Self {
+            optim: weights_optimizer(&config),
+            config,
+            space,
+            run,
+            device,
+            model,
+            state,
+            data,
+            costs,
+            progress: Progress::new(quiet),
+        })
+    }
+
+    /// Reopens the run in `dir` at its newest checkpoint (or from the start if it has none),
+    /// with the configuration it was created with.
+    pub fn resume(dir: &Path, device: &Device, quiet: bool) -> Result<Self> {
+        let run = RunDir::open(dir)?;
+        let config_path = dir.join("config.toml");
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| Error::file(&config_path, e))?;
+        let config = SearchConfig::from_toml_str(&text, &config_path.display().to_string())?;
+        let space = presets::resolve(&config.space)?;
+        let costs = candidate_costs(&config, &space, &config_path.display().to_string())?;
+        let set = load_train(&config.data, &space, config.seed)?;
+        let data = SearchData::new(&set, &config.data, config.seed)?;
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let fresh = Supernet::new(&space, &device);
+        let optim = weights_optimizer(&config);
+        let (model, optim, state) = match run.load_latest(fresh.clone(), optim.clone())? {
+            Some(loaded) => loaded,
+            None => {
+                let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
+                let arch = ArchParams::new(
+                    fresh.zero_candidates(),
+                    config.arch.init_std,
+                    config.arch.adam,
+                    &mut rng,
+                );
+                let state = SearchState {
+                    epochs_done: 0,
+                    weight_steps: 0,
+                    arch_updates: 0,
+                    arch,
+                    baseline: Baseline::new(config.reinforce.baseline_decay),
+                    elapsed_seconds: 0.0,
+                };
+                (fresh, optim, state)
+            }
+        };
+        run.truncate_lines("metrics.jsonl", state.epochs_done)?;
+        run.truncate_lines("alpha.jsonl", state.epochs_done)?;
+        info!(run = %dir.display(), epochs_done = state.epochs_done, "search resumed");
+        Ok(Self {
+            config,
+            space,
+            run,
+            device,
+            model,
+            optim,
+            state,
+            data,
+            costs,
+            progress: Progress::new(quiet),
+        })
+    }
+
+    /// The run directory.
+    pub fn run_dir(&self) -> &Path {
+        self.run.path()
+    }
+
+    /// The architecture parameters as they stand.
+    pub fn arch(&self) -> &ArchParams {
+        &self.state.arch
+    }
+
+    /// Runs the remaining epochs, or stops after `stop_after` epochs in total (to interrupt a
+    /// run on purpose); returns the outcome when every epoch is done.
+    pub fn run(mut self, stop_after: Option<usize>) -> Result<Option<SearchOutcome>> {
+        let schedule = self.config.schedule.clone();
+        let total = schedule.warmup_epochs + schedule.epochs;
+        let session = Instant::now();
+        while self.state.epochs_done < total {
+            if stop_after.is_some_and(|n| self.state.epochs_done >= n) {
+                return Ok(None);
+            }
+            let started = Instant::now();
+            self.epoch(self.state.epochs_done)?;
+            self.state.epochs_done += 1;
+            self.state.elapsed_seconds += started.elapsed().as_secs_f64();
+            self.end_of_epoch(started.elapsed().as_secs_f64())?;
+        }
+        let _ = session;
+        Ok(Some(self.finish()?))
+    }
+
+    fn epoch(&mut self, epoch: usize) -> Result<()> {
+        let s = &self.config.schedule;
+        let warm = epoch < s.warmup_epochs;
+        let (phase_epoch, phase_len, peak) = if warm {
+            (epoch, s.warmup_epochs, self.config.weights.warmup_lr)
+        } else {
+            (epoch - s.warmup_epochs, s.epochs, self.config.weights.lr)
+        };
+        let arch_on = !warm && phase_epoch >= s.arch_delay_epochs;
+        let steps = self.data.train.num_batches();
+        let label = if warm {
+            format!("warm-up {}/{}", epoch + 1, s.warmup_epochs)
+        } else {
+            format!("search {}/{}", phase_epoch + 1, s.epochs)
+        };
+        let bar = self.progress.epoch(&label, steps);
+        let mut rng = StdRng::seed_from_u64(seed_for(self.config.seed, epoch, 1));
+        let mut arch_pass = 0u64;
+        let mut arch_batches = self.data.arch.epoch(seed_for(self.config.seed, epoch, 2));
+        let (mut loss_sum, mut right, mut seen) = (0.0, 0usize, 0usize);
+        let log_every = s.log_every.max(1);
+        for (i, batch) in self
+            .data
+            .train
+            .epoch(seed_for(self.config.seed, epoch, 0))
+            .enumerate()
+        {
+            let t = (phase_epoch * steps + i) as f64;
+            let lr =
+                0.5 * peak * (1.0 + (std::f64::consts::PI * t / (phase_len * steps) as f64).cos());
+            let active = self.state.arch.sample_paths(&mut rng);
+            let tensors = batch_tensors(&batch, &self.device);
+            let model = self.model.clone();
+            let (model, stats) = weight_step(
+                model,
+                &mut self.optim,
+                lr,
+                &active,
+                tensors,
+                self.config.weights.label_smoothing,
+            );
+            self.model = model;
+            if !stats.loss.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "loss {} at epoch {epoch}, step {i} (learning rate {lr:.4})",
+                    stats.loss
+                )));
+            }
+            self.state.weight_steps += 1;
+            loss_sum += stats.loss * stats.total as f64;
+            right += stats.correct;
+            seen += stats.total;
+            if arch_on && (i + 1) % self.config.arch.update_every == 0 {
+                for _ in 0..self.config.arch.steps {
+                    let batch = match arch_batches.next() {
+                        Some(b) => b,
+                        None => {
+                            arch_pass += 1;
+                            arch_batches = self.data.arch.epoch(seed_for(
+                                self.config.seed,
+                                epoch,
+                                3 + arch_pass,
+                            ));
+                            arch_batches.next().expect("the held-out set has a batch")
+                        }
+                    };
+                    self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
+                }
+            }
+            if (i + 1) % log_every == 0 {
+                let line = json!({
+                    "kind": "step", "epoch": epoch, "step": self.state.weight_steps,
+                    "lr": lr, "loss": loss_sum / seen as f64, "accuracy": right as f64 / seen as f64,
+                    "entropy": self.state.arch.mean_entropy(),
+                });
+                self.run.append_line("metrics.jsonl", &line)?;
+                bar.set_message(format!(
+                    "loss {:.3} acc {:.3} H {:.3}",
+                    loss_sum / seen as f64,
+                    right as f64 / seen as f64,
+                    self.state.arch.mean_entropy()
+                ));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let line = json!({
+            "kind": "train", "epoch": epoch, "phase": if warm { "warmup" } else { "search" },
+            "loss": loss_sum / seen.max(1) as f64, "accuracy": right as f64 / seen.max(1) as f64,
+        });
+        self.run.append_line("metrics.jsonl", &line)
+    }
+
+    fn arch_update(
+        &mut self,
+        epoch: usize,
+        tensors: (Tensor<4>, Tensor<1, Int>),
+        rng: &mut StdRng,
+    ) -> Result<()> {
+        let arch = &self.config.arch;
+        let line = match arch.algorithm {
+            ArchAlgorithm::Gradient => {
+                let costs = self.costs.as_ref().map(|(c, l)| (c, *l));
+                let stats = arch_step(
+                    &self.model,
+                    &mut self.state.arch,
+                    arch.mode,
+                    costs,
+                    tensors,
+                    rng,
+                );
+                if !stats.loss.is_finite() {
+                    return Err(Error::Diverged(format!(
+                        "architecture loss {} at epoch {epoch}",
+                        stats.loss
+                    )));
+                }
+                json!({"kind": "arch", "epoch": epoch, "update": self.state.arch_updates,
+                       "ce": stats.ce, "expected_cost": stats.cost, "loss": stats.loss})
+            }
+            ArchAlgorithm::Reinforce => {
+                let reference = self.config.target.reference;
+                let costs = self.costs.as_ref().map(|(c, _)| (c, reference));
+                let r = &self.config.reinforce;
+                let stats = reinforce_step(
+                    &self.model,
+                    &mut self.state.arch,
+                    &mut self.state.baseline,
+                    costs,
+                    r.tradeoff,
+                    r.samples,
+                    tensors,
+                    rng,
+                );
+                json!({"kind": "reinforce", "epoch": epoch, "update": self.state.arch_updates,
+                       "mean_reward": stats.mean_reward, "baseline": stats.baseline,
+                       "mean_accuracy": stats.mean_accuracy})
+            }
+        };
+        self.state.arch_updates += 1;
+        self.run.append_line("metrics.jsonl", &line)
+    }
+
+    /// The derived architecture's choices and its network's accuracy on the held-out images.
+    fn validate(&self) -> (Vec<usize>, f64) {
+        let active = self.state.arch.argmax();
+        let limit = match self.config.schedule.eval_batches {
+            0 => usize::MAX,
+            n => n,
+        };
+        let device = self.device.clone();
+        let batches = self
+            .data
+            .holdout
+            .epoch(0)
+            .take(limit)
+            .map(move |b| batch_tensors(&b, &device));
+        let stats = evaluate(&self.model, &active, batches);
+        (active, stats.correct as f64 / stats.total.max(1) as f64)
+    }
+
+    fn end_of_epoch(&mut self, seconds: f64) -> Result<()> {
+        let epoch = self.state.epochs_done - 1;
+        let (active, accuracy) = self.validate();
+        let arch = self.architecture(&active);
+        let text = arch.to_text(&self.space);
+        let (expected, derived) = match &self.costs {
+            Some((c, _)) => (
+                Some(expected_cost(&self.state.arch, c, None).0),
+                Some(c.of(&active)),
+            ),
+            None => (None, None),
+        };
+        let line = json!({
+            "kind": "epoch", "epoch": epoch, "holdout_accuracy": accuracy,
+            "entropy": self.state.arch.mean_entropy(), "expected_cost": expected,
+            "derived_cost": derived, "architecture": text, "seconds": seconds,
+        });
+        self.run.append_line("metrics.jsonl", &line)?;
+        let alpha = json!({"epoch": epoch, "alpha": self.state.arch.alpha(), "probs": self.state.arch.probs(),
+                           "entropy": self.state.arch.entropy()});
+        self.run.append_line("alpha.jsonl", &alpha)?;
+        self.run.save_checkpoint(
+            &self.model,
+            &self.optim,
+            &self.state,
+            self.config.schedule.keep_checkpoints,
+        )?;
+        info!(epoch, accuracy, architecture = %text, "epoch done");
+        if !self.progress_quiet() {
+            let cost = match (derived, &self.costs) {
+                (Some(d), Some((c, _))) => format!(", {d:.3} {}", c.unit),
+                _ => String::new(),
+            };
+            eprintln!(
+                "epoch {:>3}: held-out accuracy {:.4}, entropy {:.3}{cost}: {text}",
+                epoch + 1,
+                accuracy,
+                self.state.arch.mean_entropy()
+            );
+        }
+        Ok(())
+    }
+
+    fn progress_quiet(&self) -> bool {
+        self.progress.is_quiet()
+    }
+
+    fn architecture(&self, active: &[usize]) -> Architecture {
+        let blocks = self.space.choice_blocks();
+        let choices = blocks
+            .iter()
+            .zip(active)
+            .map(|(b, &j)| b.candidates[j])
+            .collect();
+        Architecture::new(&self.space, choices, "derived").expect("argmax picks candidates")
+    }
+
+    fn finish(self) -> Result<SearchOutcome> {
+        let (active, accuracy) = self.validate();
+        let arch = self.architecture(&active);
+        let text = arch.to_text(&self.space);
+        let net = arch.to_net_spec(&self.space);
+        let net_cost = net.cost(self.space.input.resolution)?;
+        let cost = self
+            .costs
+            .as_ref()
+            .map(|(c, _)| (c.of(&active), c.unit.clone()));
+        self.run
+            .write("final/architecture.txt", format!("{text}\n").as_bytes())?;
+        self.run.write(
+            "final/architecture.json",
+            arch.to_json(&self.space).as_bytes(),
+        )?;
+        self.run
+            .write("final/net.config", net.to_net_config_json().as_bytes())?;
+        let summary = json!({
+            "space": self.space.name, "architecture": text,
+            "cost": cost.as_ref().map(|c| c.0), "cost_unit": cost.as_ref().map(|c| c.1.clone()),
+            "expected_cost": self.costs.as_ref().map(|(c, _)| expected_cost(&self.state.arch, c, None).0),
+            "params": net_cost.params, "macs": net_cost.macs,
+            "holdout_accuracy": accuracy, "epochs": self.state.epochs_done,
+            "weight_steps": self.state.weight_steps, "arch_updates": self.state.arch_updates,
+            "seconds": self.state.elapsed_seconds,
+        });
+        let mut text_json = serde_json::to_string_pretty(&summary).expect("serialises");
+        text_json.push('\n');
+        self.run.write("final/summary.json", text_json.as_bytes())?;
+        Ok(SearchOutcome {
+            run_dir: self.run.path().to_path_buf(),
+            architecture: arch,
+            text,
+            cost,
+            holdout_accuracy: accuracy,
+            seconds: self.state.elapsed_seconds,
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! The ProxylessNAS search driver: it combines the supernet, the data, the optimisers and
+//! the cost model.
+//!
+//! - [`SearchConfig`]: the configuration (TOML), defaults from the paper scaled for small data;
+//!   [`DEFAULT_CONFIG`] is the default run on Fashion-MNIST;
+//! - [`Search`]: warm-up epochs of weight steps, then weight steps alternating with
+//!   architecture updates (gradient modes `two`, `full`, `full_v2`, or REINFORCE) on held-out
+//!   data; a run directory with the config, metrics, α history, checkpoints and the final
+//!   architecture; resume from the newest checkpoint;
+//! - [`steps`]: one weight step, architecture step, REINFORCE update or evaluation for any
+//!   [`Searchable`](proxyless_supernet::Searchable) model, so models with their own choice
+//!   blocks are searched by the same code.
+
+pub mod config;
+mod data;
+mod driver;
+mod error;
+pub mod files;
+mod progress;
+mod run_dir;
+pub mod steps;
+
+pub use config::{DEFAULT_CONFIG, SearchConfig};
+pub use data::{SearchData, data_dir, load_train};
+pub use driver::{Search, SearchOutcome};
+pub use error::{Error, Result};
+pub use run_dir::{RunDir, SearchState};

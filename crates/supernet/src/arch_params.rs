@@ -1,0 +1,334 @@
+//! The architecture parameters α of every choice block, on the host, with their own Adam.
+
+use rand::Rng;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use crate::BlockPath;
+use crate::gradient::softmax;
+
+/// How an architecture step runs its gated paths (the paper's `grad_binary_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchMode {
+    /// Two paths sampled by p, re-normalised between them, one active; both run.
+    Two,
+    /// All candidates run (the DARTS-like memory baseline).
+    Full,
+    /// One path in memory; the others recomputed without gradient after the backward pass.
+    FullV2,
+}
+
+/// Adam for α; the defaults are the paper's (lr 1e-3, betas (0, 0.999), eps 1e-8, no decay).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamSettings {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamSettings {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.0,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// α for every choice block, its Adam state, and which candidates are Zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchParams {
+    alpha: Vec<Vec<f64>>,
+    zero: Vec<Vec<bool>>,
+    adam: AdamSettings,
+    first_moment: Vec<Vec<f64>>,
+    second_moment: Vec<Vec<f64>>,
+    steps: Vec<u64>,
+}
+
+impl ArchParams {
+    /// α ~ N(0, `init_std`) for blocks whose candidates' Zero flags are `zero` (the paper:
+    /// `init_std` 1e-3).
+    pub fn new(
+        zero: Vec<Vec<bool>>,
+        init_std: f64,
+        adam: AdamSettings,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let alpha = zero
+            .iter()
+            .map(|b| b.iter().map(|_| init_std * standard_normal(rng)).collect())
+            .collect();
+        let zeros = |z: &Vec<Vec<bool>>| z.iter().map(|b| vec![0.0; b.len()]).collect();
+        Self {
+            first_moment: zeros(&zero),
+            second_moment: zeros(&zero),
+            steps: vec![0; zero.len()],
+            alpha,
+            zero,
+            adam,
+        }
+    }
+
+    /// α of every block.
+    pub fn alpha(&self) -> &[Vec<f64>] {
+        &self.alpha
+    }
+
+    /// Replaces α of block `b` (for experiments and tests).
+    pub fn set_alpha(&mut self, b: usize, values: Vec<f64>) {
+        assert_eq!(values.len(), self.alpha[b].len(), "one value per candidate");
+        self.alpha[b] = values;
+    }
+
+    /// Number of choice blocks.
+    pub fn num_blocks(&self) -> usize {
+        self.alpha.len()
+    }
+
+    /// Whether candidate `j` of block `b` is Zero.
+    pub fn is_zero(&self, b: usize, j: usize) -> bool {
+        self.zero[b][j]
+    }
+
+    /// p = softmax(α) of every block.
+    pub fn probs(&self) -> Vec<Vec<f64>> {
+        self.alpha.iter().map(|a| softmax(a)).collect()
+    }
+
+    /// Entropy −Σ p log(p + 1e-8) of every block (as the paper logs it).
+    pub fn entropy(&self) -> Vec<f64> {
+        self.probs()
+            .iter()
+            .map(|p| -p.iter().map(|&q| q * (q + 1e-8).ln()).sum::<f64>())
+            .collect()
+    }
+
+    /// Mean entropy over blocks.
+    pub fn mean_entropy(&self) -> f64 {
+        let e = self.entropy();
+        e.iter().sum::<f64>() / e.len().max(1) as f64
+    }
+
+    /// The most probable candidate of every block (the derived architecture).
+    pub fn argmax(&self) -> Vec<usize> {
+        self.alpha
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .enumerate()
+                    .fold(0, |best, (j, &v)| if v > a[best] { j } else { best })
+            })
+            .collect()
+    }
+
+    /// One candidate per block drawn from p (Zero included): the paths of a weight step.
+    pub fn sample_paths(&self, rng: &mut impl Rng) -> Vec<usize> {
+        self.probs().iter().map(|p| draw(p, rng)).collect()
+    }
+
+    /// The paths of an architecture step in `mode` (the paper's `binarize`).
+    pub fn sample_arch(&self, mode: ArchMode, rng: &mut impl Rng) -> Vec<BlockPath> {
+        self.alpha
+            .iter()
+            .map(|alpha| {
+                let p = softmax(alpha);
+                match mode {
+                    ArchMode::Full | ArchMode::FullV2 => BlockPath {
+                        active: draw(&p, rng),
+                        involved: (0..p.len()).collect(),
+                    },
+                    ArchMode::Two if p.len() < 2 => BlockPath {
+                        active: 0,
+                        involved: vec![0],
+                    },
+                    ArchMode::Two => {
+                        // Two distinct indices by p, then the active one by the 2-way softmax.
+                        let first = draw(&p, rng);
+                        let mut rest = p.clone();
+                        rest[first] = 0.0;
+                        let second = draw(&rest, rng);
+                        let pair = softmax(&[alpha[first], alpha[second]]);
+                        let active = if rng.random::<f64>() < pair[0] {
+                            first
+                        } else {
+                            second
+                        };
+                        BlockPath {
+                            active,
+                            involved: vec![first, second],
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// One Adam step on every block with a gradient; blocks with `None` are left entirely
+    /// alone (their α, moments and step count), as PyTorch's Adam skips a `None` gradient.
+    pub fn apply_grads(&mut self, grads: &[Option<Vec<f64>>]) {
+        assert_eq!(grads.len(), self.alpha.len(), "one gradient slot per block");
+        let AdamSettings {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } = self.adam;
+        for (b, grad) in grads.iter().enumerate() {
+            let Some(grad) = grad else { continue };
+            self.steps[b] += 1;
+            let t = self.steps[b] as i32;
+            let bias1 = 1.0 - beta1.powi(t);
+            let bias2 = 1.0 - beta2.powi(t);
+            let moments = self.first_moment[b]
+                .iter_mut()
+                .zip(&mut self.second_moment[b]);
+            for ((alpha, (m, v)), g) in self.alpha[b].iter_mut().zip(moments).zip(grad) {
+                let g = g + weight_decay * *alpha;
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                let denom = v.sqrt() / bias2.sqrt() + eps;
+                *alpha -= lr / bias1 * *m / denom;
+            }
+        }
+    }
+
+    /// Mode `two`'s rescale after an Adam step: shifts the two updated α of every block so that
+    /// Σ exp over the pair is what it was in `before`, leaving the probabilities of the
+    /// unsampled candidates unchanged.
+    pub fn rescale(&mut self, before: &[Vec<f64>], paths: &[BlockPath]) {
+        for (b, path) in paths.iter().enumerate() {
+            if path.involved.len() < 2 {
+                continue;
+            }
+            let log_sum_exp = |a: &[f64]| {
+                let m = path.involved.iter().map(|&k| a[k]).fold(f64::MIN, f64::max);
+                m + path
+                    .involved
+                    .iter()
+                    .map(|&k| (a[k] - m).exp())
+                    .sum::<f64>()
+                    .ln()
+            };
+            let offset = log_sum_exp(&self.alpha[b]) - log_sum_exp(&before[b]);
+            for &k in &path.involved {
+                self.alpha[b][k] -= offset;
+            }
+        }
+    }
+}
+
+/// Draws an index with probability proportional to `weights`.
+fn draw(weights: &[f64], rng: &mut impl Rng) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (i, &w) in weights.iter().enumerate() {
+        if u < w {
+            return i;
+        }
+        u -= w;
+    }
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// A standard normal draw (Box-Muller).
+fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn params() -> ArchParams {
+        let zero = vec![vec![false, false, false, true], vec![false; 3]];
+        ArchParams::new(
+            zero,
+            1e-3,
+            AdamSettings::default(),
+            &mut StdRng::seed_from_u64(0),
+        )
+    }
+
+    #[test]
+    fn initial_distribution_is_near_uniform() {
+        let p = params();
+        let e = p.entropy();
+        assert!((e[0] - 4f64.ln()).abs() < 1e-4 && (e[1] - 3f64.ln()).abs() < 1e-4);
+    }
+
+    #[test]
+    fn sampling_follows_the_probabilities() {
+        let mut p = params();
+        p.set_alpha(0, vec![0.0, (3.0f64).ln(), 0.0, 0.0]);
+        let mut rng = StdRng::seed_from_u64(1);
+        let n = 20_000;
+        let hits = (0..n).filter(|_| p.sample_paths(&mut rng)[0] == 1).count();
+        assert!((hits as f64 / n as f64 - 0.5).abs() < 0.02, "{hits}");
+        for path in p.sample_arch(ArchMode::Two, &mut rng) {
+            assert_eq!(path.involved.len(), 2);
+            assert_ne!(path.involved[0], path.involved[1]);
+            assert!(path.involved.contains(&path.active));
+        }
+    }
+
+    #[test]
+    fn rescale_keeps_unsampled_probabilities() {
+        let mut p = params();
+        p.set_alpha(0, vec![0.3, -0.2, 0.5, 0.1]);
+        let before = p.alpha().to_vec();
+        let probs_before = p.probs();
+        let paths = vec![
+            BlockPath {
+                active: 1,
+                involved: vec![1, 2],
+            },
+            BlockPath {
+                active: 0,
+                involved: vec![0, 2],
+            },
+        ];
+        p.apply_grads(&[Some(vec![0.0, 0.7, -0.4, 0.0]), Some(vec![0.2, 0.0, -0.1])]);
+        p.rescale(&before, &paths);
+        let after = p.probs();
+        for (b, path) in paths.iter().enumerate() {
+            for j in 0..after[b].len() {
+                if !path.involved.contains(&j) {
+                    assert!((after[b][j] - probs_before[b][j]).abs() < 1e-12);
+                }
+            }
+        }
+        // The pair itself did move.
+        assert!((after[0][1] - probs_before[0][1]).abs() > 1e-5);
+    }
+
+    #[test]
+    fn adam_matches_pytorch_with_beta1_zero() {
+        // With beta1 = 0 the first step moves every coordinate by lr * g / (|g| + eps').
+        let mut p = params();
+        let before = p.alpha()[1].clone();
+        p.apply_grads(&[None, Some(vec![0.5, -2.0, 0.0])]);
+        let after = &p.alpha()[1];
+        assert!((before[0] - after[0] - 1e-3).abs() < 1e-9);
+        assert!((after[1] - before[1] - 1e-3).abs() < 1e-9);
+        assert_eq!(before[2], after[2]);
+        assert_eq!(p.steps, vec![0, 1]);
+    }
+}

@@ -1,0 +1,120 @@
+//! The supernet of a search space: fixed stem, first block and head around choice blocks
+//! over the space's MBConv candidates and Zero.
+
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use proxyless_nn::{ConvBnAct, ConvBnActConfig, MbConv, MbConvConfig, MobileInvertedBlock};
+use proxyless_space::{Architecture, OpChoice, SearchSpace};
+
+use crate::{ChoiceBlock, Paths, Searchable};
+
+/// The paper's `SuperProxylessNASNets`: every choice block holds all its candidates.
+///
+/// Parameter paths follow the official model where they can (`first_conv`, `blocks.0`,
+/// `feature_mix_layer`, `classifier`); choice blocks are `choice_blocks.B.candidates.J`.
+#[derive(Module, Debug)]
+pub struct Supernet {
+    /// The first convolution.
+    pub first_conv: ConvBnAct,
+    /// The fixed first block.
+    pub first_block: MobileInvertedBlock,
+    /// The choice blocks, in the space's order.
+    pub choice_blocks: Vec<ChoiceBlock<Option<MbConv>>>,
+    /// The 1x1 convolution before pooling.
+    pub feature_mix_layer: ConvBnAct,
+    /// Dropout on the classifier's input.
+    pub dropout: Dropout,
+    /// The classifier.
+    pub classifier: Linear,
+}
+
+impl Supernet {
+    /// Builds the supernet of `space` on `device`, initialised as the paper's code does.
+    pub fn new(space: &SearchSpace, device: &Device) -> Self {
+        // The fixed layers are those of any architecture's network.
+        let spec = Architecture::widest(space).to_net_spec(space);
+        let bn = spec.bn;
+        let conv = |c: &proxyless_space::ConvSpec| {
+            ConvBnActConfig::new(c.in_channels, c.out_channels, c.kernel_size)
+                .with_stride(c.stride)
+                .with_bn_momentum(bn.momentum)
+                .with_bn_eps(bn.eps)
+                .init(device)
+        };
+        let choice_blocks = space
+            .choice_blocks()
+            .iter()
+            .map(|block| {
+                let candidates = block
+                    .candidates
+                    .iter()
+                    .map(|op| match op {
+                        OpChoice::Zero => None,
+                        OpChoice::MbConv(op) => Some(
+                            MbConvConfig::new(
+                                block.in_channels,
+                                block.out_channels,
+                                op.kernel_size,
+                                block.in_channels * op.expand_ratio,
+                            )
+                            .with_stride(block.stride)
+                            .with_expand(op.expand_ratio != 1)
+                            .with_bn_momentum(bn.momentum)
+                            .with_bn_eps(bn.eps)
+                            .init(device),
+                        ),
+                    })
+                    .collect();
+                ChoiceBlock::new(candidates, block.identity)
+            })
+            .collect();
+        let c = &spec.classifier;
+        let bound = 1.0 / (c.in_features as f64).sqrt();
+        let mut classifier = LinearConfig::new(c.in_features, c.out_features)
+            .with_initializer(Initializer::Uniform {
+                min: -bound,
+                max: bound,
+            })
+            .init(device);
+        classifier.bias = classifier
+            .bias
+            .map(|b| b.map(|t| Tensor::zeros(t.shape(), &t.device())));
+        Self {
+            first_conv: conv(&spec.first_conv),
+            first_block: MobileInvertedBlock::new(&spec.blocks[0], &bn, device),
+            choice_blocks,
+            feature_mix_layer: conv(&spec.feature_mix),
+            dropout: DropoutConfig::new(c.dropout).init(),
+            classifier,
+        }
+    }
+
+    /// Class logits along `paths`.
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, height, width]`
+    /// - output: `[batch, classes]`
+    pub fn forward(&self, x: Tensor<4>, paths: &Paths<4>) -> Tensor<2> {
+        let mut x = self.first_block.forward(self.first_conv.forward(x));
+        for (i, block) in self.choice_blocks.iter().enumerate() {
+            x = block.forward(x, paths, i);
+        }
+        let x = self.feature_mix_layer.forward(x);
+        let [batch, channels, _, _] = x.dims();
+        let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]);
+        self.classifier.forward(self.dropout.forward(pooled))
+    }
+}
+
+impl Searchable for Supernet {
+    fn zero_candidates(&self) -> Vec<Vec<bool>> {
+        self.choice_blocks
+            .iter()
+            .map(|b| b.zero_candidates::<4>())
+            .collect()
+    }
+
+    fn forward_paths(&self, x: Tensor<4>, paths: &Paths<4>) -> Tensor<2> {
+        self.forward(x, paths)
+    }
+}
