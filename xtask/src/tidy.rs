@@ -5,13 +5,38 @@ use std::path::{Path, PathBuf};
 use crate::{backend::BACKENDS, cargo};
 
 /// Library crates built on Burn: none of them may enable a Burn backend feature.
-const BURN_LIBRARY_CRATES: [&str; 1] = ["proxyless-nn"];
+const BURN_LIBRARY_CRATES: [&str; 3] = ["proxyless-nn", "proxyless-supernet", "proxyless-search"];
+
+/// Dependencies that would break the layering: (crate, what it must not depend on, why).
+const FORBIDDEN: [(&str, &str, &str); 4] = [
+    (
+        "proxyless-supernet",
+        "proxyless-data",
+        "the supernet knows nothing of data sets",
+    ),
+    (
+        "proxyless-supernet",
+        "proxyless-search",
+        "the supernet knows nothing of the driver",
+    ),
+    (
+        "proxyless-latency",
+        "proxyless-search",
+        "latency models never depend on the search driver",
+    ),
+    (
+        "proxyless-nn",
+        "proxyless-supernet",
+        "networks sit below the supernet",
+    ),
+];
 
 /// Checks every invariant and reports all violations together.
 pub fn run() -> Result<(), String> {
     let mut problems = Vec::new();
     space_has_no_burn(&mut problems)?;
     libraries_enable_no_backend(&mut problems)?;
+    layers_point_one_way(&mut problems)?;
     files_open_with_a_doc_line(&mut problems)?;
     if problems.is_empty() {
         eprintln!("xtask: tidy: all invariants hold");
@@ -64,6 +89,28 @@ fn libraries_enable_no_backend(problems: &mut Vec<String>) -> Result<(), String>
                     "{krate} enables the Burn backend feature '{backend}'"
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Dependencies point one way: space <- nn <- supernet <- search <- cli, latency beside.
+fn layers_point_one_way(problems: &mut Vec<String>) -> Result<(), String> {
+    for (krate, forbidden, why) in FORBIDDEN {
+        let tree = cargo::output(&[
+            "tree",
+            "--package",
+            krate,
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+        ])?;
+        if tree
+            .lines()
+            .any(|l| l.starts_with(&format!("{forbidden} v")))
+        {
+            problems.push(format!("{krate} depends on {forbidden}: {why}"));
         }
     }
     Ok(())

@@ -5,32 +5,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Writes `contents` to `path` through a temporary file in the same directory and a rename,
-/// so an interrupted run never leaves a half-written file and an old file is kept on error.
+/// Writes `contents` to `path` atomically (a temporary file, then a rename), naming the file
+/// on error.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    proxyless_search::files::write_atomic(path, contents)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Prints `text` to standard output; a closed pipe (`proxyless info ... | head`) is not an error.

@@ -84,6 +84,11 @@ fn bad_configs_name_the_file_and_key() {
         &["search", "--config", &c, "--set", "data.batch_size=0"],
         &["data.batch_size"],
     );
+    // The Pixel 1 table covers the paper's ImageNet space only.
+    failure(
+        &["search", "--config", &c, "--set", "target.cost=pixel1"],
+        &["table 'pixel1'", "no entry for key 'Conv-input:28x28x1"],
+    );
 }
 
 #[test]

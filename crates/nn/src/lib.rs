@@ -34,5 +34,5 @@ mod params;
 pub use block::MobileInvertedBlock;
 pub use conv_bn_act::{ConvBnAct, ConvBnActConfig};
 pub use mbconv::{MbConv, MbConvConfig};
-pub use net::ProxylessNet;
+pub use net::{ProxylessNet, classifier, conv_layer, pool_and_classify};
 pub use params::{count_buffers, count_trainable};

@@ -2,7 +2,7 @@
 
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use proxyless_space::NetSpec;
+use proxyless_space::{BnSpec, ConvSpec, LinearSpec, NetSpec};
 
 use crate::{ConvBnAct, ConvBnActConfig, MobileInvertedBlock};
 
@@ -29,34 +29,16 @@ impl ProxylessNet {
     /// The spec must be valid ([`NetSpec::validate`]); specs read by
     /// [`proxyless_space`] always are.
     pub fn new(spec: &NetSpec, device: &Device) -> Self {
-        let conv = |c: &proxyless_space::ConvSpec| {
-            ConvBnActConfig::new(c.in_channels, c.out_channels, c.kernel_size)
-                .with_stride(c.stride)
-                .with_bn_momentum(spec.bn.momentum)
-                .with_bn_eps(spec.bn.eps)
-                .init(device)
-        };
-        let c = &spec.classifier;
-        let bound = 1.0 / (c.in_features as f64).sqrt();
-        let mut classifier = LinearConfig::new(c.in_features, c.out_features)
-            .with_initializer(Initializer::Uniform {
-                min: -bound,
-                max: bound,
-            })
-            .init(device);
-        classifier.bias = classifier
-            .bias
-            .map(|b| b.map(|t| Tensor::zeros(t.shape(), &t.device())));
         Self {
-            first_conv: conv(&spec.first_conv),
+            first_conv: conv_layer(&spec.first_conv, &spec.bn, device),
             blocks: spec
                 .blocks
                 .iter()
                 .map(|b| MobileInvertedBlock::new(b, &spec.bn, device))
                 .collect(),
-            feature_mix_layer: conv(&spec.feature_mix),
-            dropout: DropoutConfig::new(c.dropout).init(),
-            classifier,
+            feature_mix_layer: conv_layer(&spec.feature_mix, &spec.bn, device),
+            dropout: DropoutConfig::new(spec.classifier.dropout).init(),
+            classifier: classifier(&spec.classifier, device),
         }
     }
 
@@ -79,9 +61,42 @@ impl ProxylessNet {
     /// - input: `[batch, channels, height, width]`
     /// - output: `[batch, classes]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.features(x);
-        let [batch, channels, _, _] = x.dims();
-        let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]);
-        self.classifier.forward(self.dropout.forward(pooled))
+        pool_and_classify(self.features(x), &self.dropout, &self.classifier)
     }
+}
+
+/// A stem or feature-mix layer (conv, BN, ReLU6) as `spec` describes it, initialised as in
+/// the paper.
+pub fn conv_layer(spec: &ConvSpec, bn: &BnSpec, device: &Device) -> ConvBnAct {
+    ConvBnActConfig::new(spec.in_channels, spec.out_channels, spec.kernel_size)
+        .with_stride(spec.stride)
+        .with_bn_momentum(bn.momentum)
+        .with_bn_eps(bn.eps)
+        .init(device)
+}
+
+/// The classifier with the paper's initialisation: weights ~ U(±1/√fan_in), zero bias.
+pub fn classifier(spec: &LinearSpec, device: &Device) -> Linear {
+    let bound = 1.0 / (spec.in_features as f64).sqrt();
+    let mut linear = LinearConfig::new(spec.in_features, spec.out_features)
+        .with_initializer(Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        })
+        .init(device);
+    linear.bias = linear
+        .bias
+        .map(|b| b.map(|t| Tensor::zeros(t.shape(), &t.device())));
+    linear
+}
+
+/// Global average pooling, dropout and the classifier.
+///
+/// # Shapes
+/// - input: `[batch, channels, height, width]`
+/// - output: `[batch, classes]`
+pub fn pool_and_classify(x: Tensor<4>, dropout: &Dropout, classifier: &Linear) -> Tensor<2> {
+    let [batch, channels, _, _] = x.dims();
+    let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]);
+    classifier.forward(dropout.forward(pooled))
 }

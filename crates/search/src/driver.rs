@@ -95,6 +95,24 @@ fn candidate_costs(
     Ok(Some((costs, config.target.cost_loss(origin)?)))
 }
 
+/// The state of a search before its first step: α ~ N(0, init_std) from the run's seed.
+fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
+    let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
+    SearchState {
+        epochs_done: 0,
+        weight_steps: 0,
+        arch_updates: 0,
+        arch: ArchParams::new(
+            model.zero_candidates(),
+            config.arch.init_std,
+            config.arch.adam,
+            &mut rng,
+        ),
+        baseline: Baseline::new(config.reinforce.baseline_decay),
+        elapsed_seconds: 0.0,
+    }
+}
+
 impl Search {
     /// Prepares a new search writing into `out` (created; it must not hold another run).
     pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
@@ -109,21 +127,7 @@ impl Search {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = Supernet::new(&space, &device);
-        let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
-        let arch = ArchParams::new(
-            model.zero_candidates(),
-            config.arch.init_std,
-            config.arch.adam,
-            &mut rng,
-        );
-        let state = SearchState {
-            epochs_done: 0,
-            weight_steps: 0,
-            arch_updates: 0,
-            arch,
-            baseline: Baseline::new(config.reinforce.baseline_decay),
-            elapsed_seconds: 0.0,
-        };
+        let state = fresh_state(&config, &model);
         info!(run = %out.display(), space = %space.name, "search created");
         Ok(Self {
             optim: weights_optimizer(&config),
@@ -158,21 +162,7 @@ impl Search {
         let (model, optim, state) = match run.load_latest(fresh.clone(), optim.clone())? {
             Some(loaded) => loaded,
             None => {
-                let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
-                let arch = ArchParams::new(
-                    fresh.zero_candidates(),
-                    config.arch.init_std,
-                    config.arch.adam,
-                    &mut rng,
-                );
-                let state = SearchState {
-                    epochs_done: 0,
-                    weight_steps: 0,
-                    arch_updates: 0,
-                    arch,
-                    baseline: Baseline::new(config.reinforce.baseline_decay),
-                    elapsed_seconds: 0.0,
-                };
+                let state = fresh_state(&config, &fresh);
                 (fresh, optim, state)
             }
         };
@@ -208,7 +198,6 @@ impl Search {
     pub fn run(mut self, stop_after: Option<usize>) -> Result<Option<SearchOutcome>> {
         let schedule = self.config.schedule.clone();
         let total = schedule.warmup_epochs + schedule.epochs;
-        let session = Instant::now();
         while self.state.epochs_done < total {
             if stop_after.is_some_and(|n| self.state.epochs_done >= n) {
                 return Ok(None);
@@ -219,7 +208,6 @@ impl Search {
             self.state.elapsed_seconds += started.elapsed().as_secs_f64();
             self.end_of_epoch(started.elapsed().as_secs_f64())?;
         }
-        let _ = session;
         Ok(Some(self.finish()?))
     }
 

@@ -1,9 +1,11 @@
 //! The supernet of a search space: fixed stem, first block and head around choice blocks
 //! over the space's MBConv candidates and Zero.
 
-use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use proxyless_nn::{ConvBnAct, ConvBnActConfig, MbConv, MbConvConfig, MobileInvertedBlock};
+use proxyless_nn::{
+    ConvBnAct, MbConv, MbConvConfig, MobileInvertedBlock, classifier, conv_layer, pool_and_classify,
+};
 use proxyless_space::{Architecture, OpChoice, SearchSpace};
 
 use crate::{ChoiceBlock, Paths, Searchable};
@@ -34,13 +36,6 @@ impl Supernet {
         // The fixed layers are those of any architecture's network.
         let spec = Architecture::widest(space).to_net_spec(space);
         let bn = spec.bn;
-        let conv = |c: &proxyless_space::ConvSpec| {
-            ConvBnActConfig::new(c.in_channels, c.out_channels, c.kernel_size)
-                .with_stride(c.stride)
-                .with_bn_momentum(bn.momentum)
-                .with_bn_eps(bn.eps)
-                .init(device)
-        };
         let choice_blocks = space
             .choice_blocks()
             .iter()
@@ -68,24 +63,13 @@ impl Supernet {
                 ChoiceBlock::new(candidates, block.identity)
             })
             .collect();
-        let c = &spec.classifier;
-        let bound = 1.0 / (c.in_features as f64).sqrt();
-        let mut classifier = LinearConfig::new(c.in_features, c.out_features)
-            .with_initializer(Initializer::Uniform {
-                min: -bound,
-                max: bound,
-            })
-            .init(device);
-        classifier.bias = classifier
-            .bias
-            .map(|b| b.map(|t| Tensor::zeros(t.shape(), &t.device())));
         Self {
-            first_conv: conv(&spec.first_conv),
+            first_conv: conv_layer(&spec.first_conv, &bn, device),
             first_block: MobileInvertedBlock::new(&spec.blocks[0], &bn, device),
             choice_blocks,
-            feature_mix_layer: conv(&spec.feature_mix),
-            dropout: DropoutConfig::new(c.dropout).init(),
-            classifier,
+            feature_mix_layer: conv_layer(&spec.feature_mix, &bn, device),
+            dropout: DropoutConfig::new(spec.classifier.dropout).init(),
+            classifier: classifier(&spec.classifier, device),
         }
     }
 
@@ -100,9 +84,7 @@ impl Supernet {
             x = block.forward(x, paths, i);
         }
         let x = self.feature_mix_layer.forward(x);
-        let [batch, channels, _, _] = x.dims();
-        let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]);
-        self.classifier.forward(self.dropout.forward(pooled))
+        pool_and_classify(x, &self.dropout, &self.classifier)
     }
 }
 

@@ -73,7 +73,8 @@ pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
         Some(outcome) => {
             println!("architecture: {}", outcome.text);
             if let Some((cost, unit)) = &outcome.cost {
-                println!("expected latency of the derived network: {cost:.4} {unit}");
+                let what = if unit == "ms" { "latency" } else { "cost" };
+                println!("predicted {what} of the derived network: {cost:.4} {unit}");
             }
             println!(
                 "held-out accuracy (supernet weights): {:.4}; {:.0} s",
