@@ -5,10 +5,25 @@ use std::path::{Path, PathBuf};
 use crate::{backend::BACKENDS, cargo};
 
 /// Library crates built on Burn: none of them may enable a Burn backend feature.
-const BURN_LIBRARY_CRATES: [&str; 3] = ["proxyless-nn", "proxyless-supernet", "proxyless-search"];
+const BURN_LIBRARY_CRATES: [&str; 4] = [
+    "proxyless-nn",
+    "proxyless-supernet",
+    "proxyless-search",
+    "proxyless-profiler",
+];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 4] = [
+const FORBIDDEN: [(&str, &str, &str); 6] = [
+    (
+        "proxyless-latency",
+        "burn",
+        "latency tables and predictions are tensor-free",
+    ),
+    (
+        "proxyless-profiler",
+        "proxyless-search",
+        "measuring never depends on the search driver",
+    ),
     (
         "proxyless-supernet",
         "proxyless-data",

@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Search an architecture on the target task and hardware (ProxylessNAS).
     Search(commands::search::SearchArgs),
+    /// Latency tables: profile a backend, predict, measure, validate.
+    Latency(commands::latency::LatencyArgs),
     /// Block table, parameters and MACs of a net.config, an architecture or a space.
     Info(commands::info::InfoArgs),
     /// Build a network on a backend, check its parameters and run a forward pass.
@@ -63,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Search(args) => commands::search::run(args, backend),
+        Command::Latency(args) => commands::latency::run(args, backend),
         Command::Info(args) => commands::info::run(args),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),

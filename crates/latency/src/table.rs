@@ -38,6 +38,8 @@ struct EntryYaml {
 pub struct LatencyTable {
     /// Where the table came from (file or name), for messages.
     pub origin: String,
+    /// Metadata from the table's header comments (`# backend: flex`), in order.
+    pub meta: Vec<(String, String)>,
     entries: BTreeMap<String, LatencyEntry>,
 }
 
@@ -113,10 +115,49 @@ impl LatencyTable {
         if entries.is_empty() {
             return Err(invalid("the table has no entries".into()));
         }
+        let meta = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.trim_start_matches('#').split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
         Ok(Self {
             origin: origin.to_string(),
+            meta,
             entries,
         })
+    }
+
+    /// A table of measured entries, with `meta` for its header.
+    pub fn from_entries(
+        origin: impl Into<String>,
+        meta: Vec<(String, String)>,
+        entries: impl IntoIterator<Item = (LatencyKey, LatencyEntry)>,
+    ) -> Self {
+        Self {
+            origin: origin.into(),
+            meta,
+            entries: entries
+                .into_iter()
+                .map(|(k, e)| (k.to_string(), e))
+                .collect(),
+        }
+    }
+
+    /// The table as YAML in the official format (`key: {count, mean, std}`, milliseconds),
+    /// with the metadata as `# name: value` header comments that official readers ignore.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.meta {
+            out.push_str(&format!("# {k}: {v}\n"));
+        }
+        for (key, e) in &self.entries {
+            out.push_str(&format!(
+                "{key}:\n  count: {}\n  mean: {}\n  std: {}\n",
+                e.count, e.mean, e.std
+            ));
+        }
+        out
     }
 
     /// Number of entries.
@@ -165,6 +206,24 @@ mod tests {
             output: [112, 112, 32],
         };
         assert!((table.mean(&key).unwrap() - 4.083755600814664).abs() < 1e-12);
+    }
+
+    #[test]
+    fn written_tables_read_back_with_their_header() {
+        let key = LatencyKey::Stem {
+            input: [28, 28, 1],
+            output: [28, 28, 16],
+        };
+        let entry = LatencyEntry {
+            count: 20,
+            mean: 0.125,
+            std: 0.01,
+        };
+        let meta = vec![("backend".to_string(), "flex".to_string())];
+        let table = LatencyTable::from_entries("t", meta.clone(), [(key, entry)]);
+        let back = LatencyTable::from_yaml_str(&table.to_yaml(), "t").unwrap();
+        assert_eq!(back.meta, meta);
+        assert_eq!(back.get(&key).unwrap(), entry);
     }
 
     #[test]

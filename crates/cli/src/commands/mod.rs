@@ -3,5 +3,6 @@
 pub mod check;
 pub mod convert;
 pub mod info;
+pub mod latency;
 pub mod sample;
 pub mod search;

@@ -1,13 +1,13 @@
 //! `proxyless search`: run (or resume) a ProxylessNAS search.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use proxyless_search::{DEFAULT_CONFIG, Search, SearchConfig};
 
 use crate::backend::Backend;
+use crate::output::utc_stamp;
 
 /// Search an architecture on the target task and hardware.
 #[derive(Debug, Args)]
@@ -84,29 +84,4 @@ pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `YYYYmmdd-HHMMSS` in UTC.
-fn utc_stamp() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
 }

@@ -1,0 +1,391 @@
+//! `proxyless latency`: profile a backend into a lookup table, predict and measure networks,
+//! and validate the table's predictions against end-to-end measurements.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use proxyless_latency::{CostModel, LatencyEntry, LatencyTable};
+use proxyless_profiler::{
+    ProfileSettings, kendall_tau, mean_absolute_percentage_error, measure_net, profile_space,
+};
+use proxyless_space::{Architecture, SearchSpace, presets};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::description::{self, Description};
+use crate::output::{print_stdout, utc_stamp, write_atomic};
+
+/// Latency tables: profile, predict, measure, validate.
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    #[command(subcommand)]
+    command: LatencyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum LatencyCommand {
+    /// Time every distinct layer of a space on the backend into a table (official key format).
+    Profile(ProfileArgs),
+    /// Predict a network's latency as the sum of a table's entries.
+    Predict(PredictArgs),
+    /// Time a whole network end to end on the backend.
+    Measure(MeasureArgs),
+    /// Predict and measure random architectures: MAPE, Kendall's tau and a scatter plot.
+    Validate(ValidateArgs),
+}
+
+/// Timing options shared by the commands that measure.
+#[derive(Debug, Args)]
+struct TimingArgs {
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Untimed runs before timing.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Timed runs.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+}
+
+impl TimingArgs {
+    fn settings(&self) -> Result<ProfileSettings> {
+        ensure!(self.batch > 0, "--batch: expected at least 1 image, got 0");
+        ensure!(self.runs > 0, "--runs: expected at least 1 run, got 0");
+        Ok(ProfileSettings {
+            batch: self.batch,
+            warmup: self.warmup,
+            runs: self.runs,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct ProfileArgs {
+    /// The space: a preset name or a .toml file.
+    #[arg(long)]
+    space: String,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Where to write the table (YAML).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct PredictArgs {
+    /// A net.config or an architecture (JSON or text).
+    file: String,
+    /// The space of an architecture in text form.
+    #[arg(long)]
+    space: Option<String>,
+    /// The table: a named one (`pixel1`) or a YAML file.
+    #[arg(long)]
+    table: String,
+    /// Input side (default: the space's; 224 for a net.config).
+    #[arg(long)]
+    resolution: Option<usize>,
+    /// Print `{"latency_ms": ...}`.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct MeasureArgs {
+    /// A net.config or an architecture (JSON or text).
+    file: String,
+    /// The space of an architecture in text form.
+    #[arg(long)]
+    space: Option<String>,
+    /// Input side (default: the space's; 224 for a net.config).
+    #[arg(long)]
+    resolution: Option<usize>,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Print `{"latency_ms": ...}`.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// The space: a preset name or a .toml file.
+    #[arg(long)]
+    space: String,
+    /// Random architectures to predict and measure.
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+    /// Seed of the architectures.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Use this table instead of profiling the backend first.
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Where to draw the predicted-vs-measured scatter plot (SVG).
+    #[arg(long, default_value = "latency-validation.svg")]
+    plot: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `latency` on `backend`.
+pub fn run(args: &LatencyArgs, backend: Backend) -> Result<()> {
+    match &args.command {
+        LatencyCommand::Profile(a) => profile(a, backend),
+        LatencyCommand::Predict(a) => predict(a),
+        LatencyCommand::Measure(a) => measure(a, backend),
+        LatencyCommand::Validate(a) => validate(a, backend),
+    }
+}
+
+fn bar(len: usize, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Profiles `space` on `backend` into a table with its metadata header.
+fn profile_table(
+    space: &SearchSpace,
+    backend: Backend,
+    settings: &ProfileSettings,
+    origin: &str,
+) -> Result<LatencyTable> {
+    let device = backend.device()?;
+    let layers = proxyless_profiler::space_layers(space, &device).len();
+    let progress = bar(layers, "profile");
+    let measured = profile_space(space, &device, settings, |_, _, key| {
+        progress.set_message(key.to_string());
+        progress.inc(1);
+    });
+    progress.finish_and_clear();
+    let meta = vec![
+        ("backend".into(), backend.to_string()),
+        ("device".into(), format!("{device:?}")),
+        ("space".into(), space.name.clone()),
+        ("resolution".into(), space.input.resolution.to_string()),
+        ("batch".into(), settings.batch.to_string()),
+        ("dtype".into(), "f32".into()),
+        ("warmup".into(), settings.warmup.to_string()),
+        ("burn".into(), "0.22.1".into()),
+        ("date".into(), utc_stamp()),
+        ("unit".into(), "ms".into()),
+    ];
+    let entries = measured.into_iter().map(|(key, m)| {
+        (
+            key,
+            LatencyEntry {
+                count: m.count as u64,
+                mean: m.mean,
+                std: m.std,
+            },
+        )
+    });
+    Ok(LatencyTable::from_entries(origin, meta, entries))
+}
+
+fn profile(args: &ProfileArgs, backend: Backend) -> Result<()> {
+    let space = presets::resolve(&args.space)?;
+    let table = profile_table(
+        &space,
+        backend,
+        &args.timing.settings()?,
+        &args.out.display().to_string(),
+    )?;
+    write_atomic(&args.out, table.to_yaml().as_bytes())?;
+    println!(
+        "{}: {} entries measured on {backend} (batch {})",
+        args.out.display(),
+        table.len(),
+        args.timing.batch
+    );
+    Ok(())
+}
+
+fn network(
+    file: &str,
+    space: Option<&str>,
+    resolution: Option<usize>,
+) -> Result<(proxyless_space::NetSpec, usize)> {
+    let description = description::read(file, space)?;
+    let resolution = resolution.unwrap_or_else(|| description.default_resolution());
+    match description {
+        Description::Net { spec, .. } => Ok((spec, resolution)),
+        Description::Space(_) => {
+            bail!("{file}: a space has no single network; give an architecture or a net.config")
+        }
+    }
+}
+
+fn predict(args: &PredictArgs) -> Result<()> {
+    let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
+    let table = LatencyTable::resolve(&args.table)?;
+    let ms = CostModel::Table(table).predict(&spec, resolution)?;
+    let text = if args.json {
+        format!(
+            "{}\n",
+            json!({"latency_ms": ms, "resolution": resolution, "table": args.table})
+        )
+    } else {
+        format!("{}: predicted {ms:.4} ms ({})\n", args.file, args.table)
+    };
+    print_stdout(&text)
+}
+
+fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
+    let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
+    let settings = args.timing.settings()?;
+    let m = measure_net(&spec, resolution, &backend.device()?, &settings);
+    let text = if args.json {
+        format!(
+            "{}\n",
+            json!({"latency_ms": m.mean, "median_ms": m.median, "std_ms": m.std, "runs": m.count,
+                   "batch": settings.batch, "resolution": resolution, "backend": backend.to_string()})
+        )
+    } else {
+        format!(
+            "{}: {:.4} ms mean, {:.4} ms median, std {:.4} over {} runs (batch {}, {backend})\n",
+            args.file, m.mean, m.median, m.std, m.count, settings.batch
+        )
+    };
+    print_stdout(&text)
+}
+
+fn validate(args: &ValidateArgs, backend: Backend) -> Result<()> {
+    ensure!(
+        args.samples >= 2,
+        "--samples: expected at least 2 architectures, got {}",
+        args.samples
+    );
+    let space = presets::resolve(&args.space)?;
+    let settings = args.timing.settings()?;
+    let table = match &args.table {
+        Some(t) => LatencyTable::resolve(t)?,
+        None => profile_table(
+            &space,
+            backend,
+            &settings,
+            &format!("profile of {} on {backend}", space.name),
+        )?,
+    };
+    let model = CostModel::Table(table);
+    let device = backend.device()?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let progress = bar(args.samples, "measure");
+    let mut predicted = Vec::new();
+    let mut measured = Vec::new();
+    for _ in 0..args.samples {
+        let spec = Architecture::random(&space, &mut rng).to_net_spec(&space);
+        predicted.push(model.predict(&spec, space.input.resolution)?);
+        measured.push(measure_net(&spec, space.input.resolution, &device, &settings).mean);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let mape = mean_absolute_percentage_error(&predicted, &measured);
+    let tau = kendall_tau(&predicted, &measured);
+    let title = format!(
+        "{} on {backend}, batch {}: MAPE {:.1}%, Kendall tau {:.3} ({} architectures)",
+        space.name,
+        settings.batch,
+        mape * 100.0,
+        tau,
+        args.samples
+    );
+    write_atomic(
+        &args.plot,
+        scatter_svg(&title, &predicted, &measured).as_bytes(),
+    )
+    .with_context(|| format!("cannot draw {}", args.plot.display()))?;
+    let text = if args.json {
+        format!(
+            "{}\n",
+            json!({"mape": mape, "kendall_tau": tau, "samples": args.samples, "predicted_ms": predicted,
+                   "measured_ms": measured, "plot": args.plot.display().to_string()})
+        )
+    } else {
+        format!("{title}\nplot: {}\n", args.plot.display())
+    };
+    print_stdout(&text)
+}
+
+/// A predicted-vs-measured scatter plot with the y = x line.
+fn scatter_svg(title: &str, predicted: &[f64], measured: &[f64]) -> String {
+    let (w, h, pad) = (520.0, 520.0, 60.0);
+    let max = predicted
+        .iter()
+        .chain(measured)
+        .copied()
+        .fold(0.0f64, f64::max)
+        * 1.05;
+    let min = predicted
+        .iter()
+        .chain(measured)
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        * 0.95;
+    let span = (max - min).max(1e-9);
+    let x = |v: f64| pad + (v - min) / span * (w - 2.0 * pad);
+    let y = |v: f64| h - pad - (v - min) / span * (h - 2.0 * pad);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="22" text-anchor="middle" font-size="13">{title}</text>
+<line x1="{pad}" y1="{}" x2="{}" y2="{}" stroke="black"/>
+<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{}" stroke="black"/>
+<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="gray" stroke-dasharray="4 4"/>
+<text x="{}" y="{}" text-anchor="middle">predicted (ms)</text>
+<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">measured (ms)</text>
+"#,
+        w / 2.0,
+        h - pad,
+        w - pad,
+        h - pad,
+        h - pad,
+        x(min),
+        y(min),
+        x(max),
+        y(max),
+        w / 2.0,
+        h - 18.0,
+        h / 2.0,
+        h / 2.0,
+    );
+    for tick in 0..=4 {
+        let v = min + span * tick as f64 / 4.0;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{v:.3}</text><text x="{}" y="{:.1}" text-anchor="end">{v:.3}</text>"#,
+            x(v),
+            h - pad + 16.0,
+            pad - 6.0,
+            y(v) + 4.0
+        );
+    }
+    for (p, m) in predicted.iter().zip(measured) {
+        let _ = writeln!(
+            svg,
+            r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="4" fill="steelblue"/>"#,
+            x(*p),
+            y(*m)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

@@ -1,0 +1,14 @@
+//! Measuring latency on the device a search targets: every distinct layer a space can
+//! contain, timed on a Burn [`Device`](burn::tensor::Device) into a lookup table in the official
+//! key format, and whole networks end to end to check the table's predictions.
+//!
+//! Timing is inference latency: warm-up runs first, then repeated runs, each ended by
+//! synchronising the device so that asynchronous GPU backends are timed honestly.
+
+mod layers;
+mod stats;
+mod timing;
+
+pub use layers::{MeasuredLayer, space_layers};
+pub use stats::{Measurement, kendall_tau, mean_absolute_percentage_error};
+pub use timing::{ProfileSettings, measure_net, profile_space};

@@ -1,0 +1,128 @@
+//! Timing layers and networks: warm-up, repeated runs, device synchronisation.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use proxyless_latency::LatencyKey;
+use proxyless_nn::ProxylessNet;
+use proxyless_space::{NetSpec, SearchSpace};
+
+use crate::{Measurement, space_layers};
+
+/// How to time: batch size, warm-up runs, timed runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProfileSettings {
+    /// Images per forward pass (the paper's mobile tables: 1).
+    pub batch: usize,
+    /// Untimed runs first (kernel compilation, caches, autotuning).
+    pub warmup: usize,
+    /// Timed runs.
+    pub runs: usize,
+}
+
+impl Default for ProfileSettings {
+    fn default() -> Self {
+        Self {
+            batch: 1,
+            warmup: 10,
+            runs: 50,
+        }
+    }
+}
+
+/// Times `forward` on `device`: each run ends when the device has finished its work.
+fn time(
+    device: &Device,
+    settings: &ProfileSettings,
+    mut forward: impl FnMut() -> Tensor<2>,
+) -> Measurement {
+    let sync = || device.sync().expect("the device finishes its work");
+    for _ in 0..settings.warmup {
+        let y = forward();
+        sync();
+        drop(y);
+    }
+    let samples: Vec<f64> = (0..settings.runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let y = forward();
+            sync();
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            drop(y);
+            ms
+        })
+        .collect();
+    Measurement::from_samples(&samples).expect("at least one run")
+}
+
+/// Times every distinct layer of `space` at its resolution on `device` (an inference device:
+/// BatchNorm uses running statistics), calling `progress(done, total, key)` after each.
+pub fn profile_space(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &ProfileSettings,
+    mut progress: impl FnMut(usize, usize, &LatencyKey),
+) -> Vec<(LatencyKey, Measurement)> {
+    let layers = space_layers(space, device);
+    let total = layers.len();
+    layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, layer, [channels, side]))| {
+            let x = Tensor::<4>::random(
+                [settings.batch, channels, side, side],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            );
+            let m = time(device, settings, || layer.forward(x.clone()));
+            progress(i + 1, total, &key);
+            (key, m)
+        })
+        .collect()
+}
+
+/// Times a whole network end to end at `resolution` on `device`.
+pub fn measure_net(
+    spec: &NetSpec,
+    resolution: usize,
+    device: &Device,
+    settings: &ProfileSettings,
+) -> Measurement {
+    let net = ProxylessNet::new(spec, device);
+    let x = Tensor::<4>::random(
+        [
+            settings.batch,
+            spec.input_channels(),
+            resolution,
+            resolution,
+        ],
+        Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    time(device, settings, || net.forward(x.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxyless_space::presets;
+
+    #[test]
+    fn profiles_every_candidate_of_a_compact_space() {
+        let space = presets::load("fmnist").unwrap();
+        let device = Device::default();
+        let settings = ProfileSettings {
+            batch: 1,
+            warmup: 1,
+            runs: 2,
+        };
+        let mut calls = 0;
+        let table = profile_space(&space, &device, &settings, |_, _, _| calls += 1);
+        // 9 choice blocks x 6 MBConv candidates, some positions sharing keys, plus 4 fixed.
+        let distinct_positions = 7; // 14x14 16->16 appears once; 7x7 24->24 twice; 4x4 40->40 twice
+        assert_eq!(table.len(), distinct_positions * 6 + 4);
+        assert_eq!(calls, table.len());
+        assert!(table.iter().all(|(_, m)| m.count == 2 && m.mean > 0.0));
+    }
+}
