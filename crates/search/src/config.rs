@@ -196,7 +196,10 @@ pub struct TargetConfig {
     /// `macs` (millions of multiply-accumulates), `none`, a named latency table (`pixel1`)
     /// or a path to a YAML table.
     pub cost: String,
-    /// `mul#log` (the paper's default), `add#linear` or `none`.
+    /// `mul#log` (the paper's default), `add#linear`, `constraint` or `none`. `constraint` is
+    /// `add#linear` whose weight λ adapts by dual ascent on the derived architecture's cost:
+    /// λ ← max(0, λ + dual_lr · (cost − reference) / reference) after every update, so the
+    /// search settles at or under the reference.
     pub loss: String,
     /// The reference (target) cost, in the cost model's unit.
     pub reference: f64,
@@ -204,8 +207,10 @@ pub struct TargetConfig {
     pub alpha: f64,
     /// Exponent of `mul#log` (the paper: 0.3).
     pub beta: f64,
-    /// Weight of `add#linear` (the paper: 0.1).
+    /// Weight of `add#linear` (the paper: 0.1); the starting λ of `constraint`.
     pub lambda: f64,
+    /// Step size of the dual ascent on λ in `constraint` mode.
+    pub dual_lr: f64,
 }
 
 impl Default for TargetConfig {
@@ -217,6 +222,7 @@ impl Default for TargetConfig {
             alpha: 0.2,
             beta: 0.3,
             lambda: 0.1,
+            dual_lr: 0.5,
         }
     }
 }
@@ -225,6 +231,11 @@ impl TargetConfig {
     /// Whether a hardware cost is configured.
     pub fn has_cost(&self) -> bool {
         self.cost != "none"
+    }
+
+    /// Whether the cost is a constraint met by dual ascent on its weight.
+    pub fn is_constraint(&self) -> bool {
+        self.has_cost() && self.loss == "constraint"
     }
 
     /// The loss form, checked.
@@ -250,7 +261,7 @@ impl TargetConfig {
                     reference: self.reference,
                 })
             }
-            "add#linear" => {
+            "add#linear" | "constraint" => {
                 if self.reference.is_nan() || self.reference <= 0.0 {
                     return Err(Error::config(
                         origin,
@@ -268,7 +279,7 @@ impl TargetConfig {
             other => Err(Error::config(
                 origin,
                 format!(
-                    "target.loss: expected \"mul#log\", \"add#linear\" or \"none\", got \"{other}\""
+                    "target.loss: expected \"mul#log\", \"add#linear\", \"constraint\" or \"none\", got \"{other}\""
                 ),
             )),
         }
@@ -387,6 +398,12 @@ impl SearchConfig {
             );
         }
         self.target.cost_loss(origin)?;
+        if self.target.is_constraint() && self.arch.algorithm != ArchAlgorithm::Gradient {
+            return bad(
+                "target.loss",
+                "\"constraint\" adapts the weight of the gradient algorithm's cost term; REINFORCE uses target.reference in its reward".into(),
+            );
+        }
         Ok(())
     }
 }

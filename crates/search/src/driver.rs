@@ -109,6 +109,7 @@ fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
             &mut rng,
         ),
         baseline: Baseline::new(config.reinforce.baseline_decay),
+        cost_weight: config.target.lambda,
         elapsed_seconds: 0.0,
     }
 }
@@ -313,7 +314,17 @@ impl Search {
         let arch = &self.config.arch;
         let line = match arch.algorithm {
             ArchAlgorithm::Gradient => {
-                let costs = self.costs.as_ref().map(|(c, l)| (c, *l));
+                let target = &self.config.target;
+                let costs = self.costs.as_ref().map(|(c, form)| match form {
+                    CostLoss::AddLinear { reference, .. } if target.is_constraint() => (
+                        c,
+                        CostLoss::AddLinear {
+                            lambda: self.state.cost_weight,
+                            reference: *reference,
+                        },
+                    ),
+                    _ => (c, *form),
+                });
                 let stats = arch_step(
                     &self.model,
                     &mut self.state.arch,
@@ -328,8 +339,16 @@ impl Search {
                         stats.loss
                     )));
                 }
+                if let (true, Some((c, _))) = (target.is_constraint(), &self.costs) {
+                    // Dual ascent on the derived architecture's cost.
+                    let derived = c.of(&self.state.arch.argmax());
+                    let violation = (derived - target.reference) / target.reference;
+                    self.state.cost_weight =
+                        (self.state.cost_weight + target.dual_lr * violation).max(0.0);
+                }
                 json!({"kind": "arch", "epoch": epoch, "update": self.state.arch_updates,
-                       "ce": stats.ce, "expected_cost": stats.cost, "loss": stats.loss})
+                       "ce": stats.ce, "expected_cost": stats.cost, "loss": stats.loss,
+                       "cost_weight": target.is_constraint().then_some(self.state.cost_weight)})
             }
             ArchAlgorithm::Reinforce => {
                 let reference = self.config.target.reference;
@@ -354,9 +373,22 @@ impl Search {
         self.run.append_line("metrics.jsonl", &line)
     }
 
+    /// The derived architecture: the argmax of every block or, in `constraint` mode, the most
+    /// probable architecture within the target.
+    fn derived(&self) -> Vec<usize> {
+        match &self.costs {
+            Some((c, _)) if self.config.target.is_constraint() => self
+                .state
+                .arch
+                .argmax_under(c, self.config.target.reference)
+                .unwrap_or_else(|| self.state.arch.argmax()),
+            _ => self.state.arch.argmax(),
+        }
+    }
+
     /// The derived architecture's choices and its network's accuracy on the held-out images.
     fn validate(&self) -> (Vec<usize>, f64) {
-        let active = self.state.arch.argmax();
+        let active = self.derived();
         let limit = match self.config.schedule.eval_batches {
             0 => usize::MAX,
             n => n,
@@ -455,6 +487,8 @@ impl Search {
             "holdout_accuracy": accuracy, "epochs": self.state.epochs_done,
             "weight_steps": self.state.weight_steps, "arch_updates": self.state.arch_updates,
             "seconds": self.state.elapsed_seconds,
+            "target": self.config.target.has_cost().then_some(self.config.target.reference),
+            "target_mode": self.config.target.loss,
         });
         let mut text_json = serde_json::to_string_pretty(&summary).expect("serialises");
         text_json.push('\n');

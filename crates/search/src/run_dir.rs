@@ -36,6 +36,9 @@ pub struct SearchState {
     pub arch: ArchParams,
     /// The REINFORCE baseline.
     pub baseline: Baseline,
+    /// The adaptive weight λ of the cost term in `constraint` mode.
+    #[serde(default)]
+    pub cost_weight: f64,
     /// Seconds spent in earlier sessions of this run.
     pub elapsed_seconds: f64,
 }

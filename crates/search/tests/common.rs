@@ -33,13 +33,15 @@ mode = "two"
 update_every = 2
 [arch.adam]
 lr = 0.05
-[target]
-cost = "macs"
-loss = "add#linear"
-reference = 0.5
+{target}
 {extra}
 "#,
-        tiny_space().display()
+        tiny_space().display(),
+        target = if extra.contains("[target]") {
+            ""
+        } else {
+            "[target]\ncost = \"macs\"\nloss = \"add#linear\"\nreference = 0.5"
+        },
     );
     SearchConfig::from_toml_str(&text, "test config").unwrap()
 }

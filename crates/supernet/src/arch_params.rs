@@ -4,6 +4,8 @@ use rand::Rng;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use proxyless_space::CandidateCosts;
+
 use crate::BlockPath;
 use crate::gradient::softmax;
 
@@ -132,6 +134,30 @@ impl ArchParams {
                     .fold(0, |best, (j, &v)| if v > a[best] { j } else { best })
             })
             .collect()
+    }
+
+    /// The most probable architecture whose cost is at most `limit`: the argmax, then, while it
+    /// costs too much, the cheaper swap in one block that gives up the least log-probability per
+    /// unit of cost saved. `None` when even the cheapest architecture costs more than `limit`.
+    pub fn argmax_under(&self, costs: &CandidateCosts, limit: f64) -> Option<Vec<usize>> {
+        let probs = self.probs();
+        let mut choice = self.argmax();
+        while costs.of(&choice) > limit {
+            let mut best: Option<(f64, usize, usize)> = None;
+            for (b, p) in probs.iter().enumerate() {
+                let (now, c) = (choice[b], &costs.blocks[b]);
+                for j in (0..p.len()).filter(|&j| c[j] < c[now]) {
+                    let loss = (p[now].max(1e-300)).ln() - (p[j].max(1e-300)).ln();
+                    let ratio = loss / (c[now] - c[j]);
+                    if best.is_none_or(|(r, _, _)| ratio < r) {
+                        best = Some((ratio, b, j));
+                    }
+                }
+            }
+            let (_, b, j) = best?;
+            choice[b] = j;
+        }
+        Some(choice)
     }
 
     /// One candidate per block drawn from p (Zero included): the paths of a weight step.
@@ -317,6 +343,26 @@ mod tests {
         }
         // The pair itself did move.
         assert!((after[0][1] - probs_before[0][1]).abs() > 1e-5);
+    }
+
+    #[test]
+    fn argmax_under_a_limit_gives_up_the_least_probability() {
+        let mut p = params();
+        p.set_alpha(0, vec![2.0, 1.9, 0.0, -1.0]);
+        p.set_alpha(1, vec![0.0, 3.0, 0.0]);
+        let costs = CandidateCosts {
+            unit: "ms".into(),
+            fixed: 1.0,
+            blocks: vec![vec![4.0, 2.0, 1.0, 0.0], vec![1.0, 5.0, 2.0]],
+        };
+        assert_eq!(p.argmax(), vec![0, 1]);
+        // 1 + 4 + 5 = 10: under 10 the argmax stands; under 8 the cheap swap in block 0
+        // (2.0 -> 1.9 loses little) beats the swap in block 1.
+        assert_eq!(p.argmax_under(&costs, 10.0), Some(vec![0, 1]));
+        assert_eq!(p.argmax_under(&costs, 8.0), Some(vec![1, 1]));
+        let c = p.argmax_under(&costs, 3.0).unwrap();
+        assert!(costs.of(&c) <= 3.0);
+        assert_eq!(p.argmax_under(&costs, 1.5), None);
     }
 
     #[test]
