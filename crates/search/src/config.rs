@@ -193,8 +193,9 @@ impl Default for ArchConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TargetConfig {
-    /// `macs` (millions of multiply-accumulates), `none`, a named latency table (`pixel1`)
-    /// or a path to a YAML table.
+    /// `macs` (millions of multiply-accumulates), `none`, a named latency table (`pixel1`),
+    /// a path to a YAML table, or `measured` / `measured:<backend>`: a table profiled on the
+    /// backend the search runs on (first use; then cached per space and device).
     pub cost: String,
     /// `mul#log` (the paper's default), `add#linear`, `constraint` or `none`. `constraint` is
     /// `add#linear` whose weight λ adapts by dual ascent on the derived architecture's cost:
@@ -211,6 +212,12 @@ pub struct TargetConfig {
     pub lambda: f64,
     /// Step size of the dual ascent on λ in `constraint` mode.
     pub dual_lr: f64,
+    /// Batch size of a measured table.
+    pub batch: usize,
+    /// Where measured tables are cached (default: `$PROXYLESS_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/proxyless`, else `~/.cache/proxyless`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for TargetConfig {
@@ -223,6 +230,8 @@ impl Default for TargetConfig {
             beta: 0.3,
             lambda: 0.1,
             dual_lr: 0.5,
+            batch: 1,
+            cache_dir: None,
         }
     }
 }

@@ -21,6 +21,7 @@ use tracing::info;
 use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
+use crate::measured::measured_table;
 use crate::progress::Progress;
 use crate::run_dir::{RunDir, SearchState};
 use crate::steps::{arch_step, batch_tensors, evaluate, reinforce_step, weight_step};
@@ -79,20 +80,36 @@ fn weights_optimizer(config: &SearchConfig) -> ModuleOptimizer {
 }
 
 /// Resolves the configured cost model into per-candidate costs of `space`.
+/// A measured table (`measured` or `measured:<backend>`) is profiled on `device` and also kept
+/// in the run directory as `latency-table.yaml`.
 fn candidate_costs(
     config: &SearchConfig,
     space: &SearchSpace,
     origin: &str,
-) -> Result<Option<(CandidateCosts, CostLoss)>> {
+    device: &Device,
+) -> Result<Option<(CandidateCosts, CostLoss, Option<LatencyTable>)>> {
     if !config.target.has_cost() {
         return Ok(None);
     }
-    let model = match config.target.cost.as_str() {
-        "macs" => CostModel::Macs,
-        table => CostModel::Table(LatencyTable::resolve(table)?),
+    let cost = config.target.cost.as_str();
+    let (model, measured) = match cost {
+        "macs" => (CostModel::Macs, None),
+        measured if measured == "measured" || measured.starts_with("measured:") => {
+            let label = measured.strip_prefix("measured:").unwrap_or("device");
+            let inference = device.clone().inner();
+            let table = measured_table(
+                space,
+                &inference,
+                label,
+                config.target.batch,
+                config.target.cache_dir.as_deref(),
+            )?;
+            (CostModel::Table(table.clone()), Some(table))
+        }
+        table => (CostModel::Table(LatencyTable::resolve(table)?), None),
     };
     let costs = model.candidate_costs(space)?;
-    Ok(Some((costs, config.target.cost_loss(origin)?)))
+    Ok(Some((costs, config.target.cost_loss(origin)?, measured)))
 }
 
 /// The state of a search before its first step: α ~ N(0, init_std) from the run's seed.
@@ -119,12 +136,16 @@ impl Search {
     pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
         config.validate("config")?;
         let space = presets::resolve(&config.space)?;
-        let costs = candidate_costs(&config, &space, "config")?;
+        let costs = candidate_costs(&config, &space, "config", device)?;
         let set = load_train(&config.data, &space, config.seed)?;
         let data = SearchData::new(&set, &config.data, config.seed)?;
         let run = RunDir::create(out)?;
         run.write("config.toml", config.to_toml_string().as_bytes())?;
         run.write("space.toml", space.to_toml_string().as_bytes())?;
+        if let Some((_, _, Some(table))) = &costs {
+            run.write("latency-table.yaml", table.to_yaml().as_bytes())?;
+        }
+        let costs = costs.map(|(c, l, _)| (c, l));
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = Supernet::new(&space, &device);
@@ -153,7 +174,8 @@ impl Search {
             std::fs::read_to_string(&config_path).map_err(|e| Error::file(&config_path, e))?;
         let config = SearchConfig::from_toml_str(&text, &config_path.display().to_string())?;
         let space = presets::resolve(&config.space)?;
-        let costs = candidate_costs(&config, &space, &config_path.display().to_string())?;
+        let costs = candidate_costs(&config, &space, &config_path.display().to_string(), device)?;
+        let costs = costs.map(|(c, l, _)| (c, l));
         let set = load_train(&config.data, &space, config.seed)?;
         let data = SearchData::new(&set, &config.data, config.seed)?;
         let device = device.clone().autodiff();

@@ -16,6 +16,7 @@ mod data;
 mod driver;
 mod error;
 pub mod files;
+pub mod measured;
 mod progress;
 mod run_dir;
 pub mod steps;

@@ -58,6 +58,12 @@ pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
                 overrides.push(format!("data.path={:?}", data.display().to_string()));
             }
             let config = SearchConfig::from_toml_with_overrides(&text, &origin, &overrides)?;
+            if let Some(wanted) = config.target.cost.strip_prefix("measured:") {
+                anyhow::ensure!(
+                    wanted == backend.feature(),
+                    "{origin}: target.cost = \"measured:{wanted}\" profiles the backend the search runs on; run with --backend {wanted} (this run uses {backend})"
+                );
+            }
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{}-{}", config.space, utc_stamp()))
             });

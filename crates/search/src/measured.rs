@@ -1,0 +1,90 @@
+//! Latency tables measured on the device the search runs on (`target.cost = "measured"`),
+//! profiled on first use and cached per space and device.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use proxyless_latency::{LatencyEntry, LatencyTable};
+use proxyless_profiler::{ProfileSettings, profile_space};
+use proxyless_space::SearchSpace;
+use tracing::info;
+
+use crate::error::{Error, Result};
+use crate::files::write_atomic;
+
+/// Where measured tables are cached: `$PROXYLESS_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/proxyless`, else `~/.cache/proxyless`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PROXYLESS_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("proxyless");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache").join("proxyless")
+}
+
+/// FNV-1a of `text`, to tell spaces with the same name apart.
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The table of `space` measured on `device` (an inference device) at `batch`: read from the
+/// cache in `cache` (default [`cache_dir`]), or profiled now and cached. `label` names the
+/// backend in the cache file and header.
+pub fn measured_table(
+    space: &SearchSpace,
+    device: &Device,
+    label: &str,
+    batch: usize,
+    cache: Option<&std::path::Path>,
+) -> Result<LatencyTable> {
+    let device_key: String = format!("{device:?}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = format!(
+        "latency-{}-{:016x}-{}-{}-b{batch}.yaml",
+        space.name,
+        fingerprint(&space.to_toml_string()),
+        label,
+        device_key.trim_matches('-')
+    );
+    let path = cache.map_or_else(cache_dir, |c| c.to_path_buf()).join(name);
+    if path.is_file() {
+        info!(table = %path.display(), "measured latency table from the cache");
+        return Ok(LatencyTable::from_yaml_file(&path)?);
+    }
+    info!(space = %space.name, device = ?device, "profiling the target device");
+    let settings = ProfileSettings {
+        batch,
+        warmup: 5,
+        runs: 30,
+    };
+    let entries = profile_space(space, device, &settings, |_, _, _| {})
+        .into_iter()
+        .map(|(key, m)| {
+            let entry = LatencyEntry {
+                count: m.count as u64,
+                mean: m.mean,
+                std: m.std,
+            };
+            (key, entry)
+        });
+    let meta = vec![
+        ("backend".to_string(), label.to_string()),
+        ("device".to_string(), format!("{device:?}")),
+        ("space".to_string(), space.name.clone()),
+        ("resolution".to_string(), space.input.resolution.to_string()),
+        ("batch".to_string(), batch.to_string()),
+        ("dtype".to_string(), "f32".to_string()),
+        ("burn".to_string(), "0.22.1".to_string()),
+        ("unit".to_string(), "ms".to_string()),
+    ];
+    let table = LatencyTable::from_entries(path.display().to_string(), meta, entries);
+    write_atomic(&path, table.to_yaml().as_bytes()).map_err(|e| Error::file(&path, e))?;
+    Ok(table)
+}
