@@ -22,5 +22,5 @@ mod table;
 
 pub use error::{Error, Result};
 pub use key::LatencyKey;
-pub use model::{CostModel, net_keys};
+pub use model::{CostModel, SpaceKeys, net_keys};
 pub use table::{LatencyEntry, LatencyTable, NAMED_TABLES};

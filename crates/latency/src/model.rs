@@ -83,58 +83,87 @@ impl CostModel {
     /// and of the fixed layers: what the expected-latency term of the search weighs by the
     /// candidates' probabilities.
     pub fn candidate_costs(&self, space: &SearchSpace) -> Result<CandidateCosts> {
-        let resolution = space.input.resolution;
         let table = match self {
-            CostModel::Macs => return Ok(space.candidate_macs(resolution)?),
+            CostModel::Macs => return Ok(space.candidate_macs(space.input.resolution)?),
             CostModel::Table(table) => table,
         };
-        let blocks = space.choice_blocks();
-        // Any architecture gives the fixed layers' keys: stem, first block, head.
-        let widest = Architecture::widest(space).to_net_spec(space);
-        let keys = net_keys(&widest, resolution);
-        let fixed_keys = [
-            &keys[0],
-            &keys[1],
-            &keys[keys.len() - 2],
-            &keys[keys.len() - 1],
-        ];
+        let keys = SpaceKeys::of(space);
         let mut fixed = 0.0;
-        for key in fixed_keys {
+        for key in &keys.fixed {
             fixed += table.mean(key)?;
         }
-        let mut costs = Vec::with_capacity(blocks.len());
-        for (block, key) in blocks.iter().zip(&keys[2..]) {
-            let LatencyKey::Block {
-                input,
-                output,
-                stride,
-                idskip,
-                ..
-            } = *key
-            else {
-                unreachable!("the widest architecture has an MBConv key per choice block")
-            };
-            let mut row = Vec::with_capacity(block.candidates.len());
-            for candidate in &block.candidates {
-                row.push(match candidate.mbconv() {
+        let mut blocks = Vec::with_capacity(keys.blocks.len());
+        for candidates in &keys.blocks {
+            let mut row = Vec::with_capacity(candidates.len());
+            for key in candidates {
+                row.push(match key {
+                    Some(key) => table.mean(key)?,
                     None => 0.0,
-                    Some(op) => table.mean(&LatencyKey::Block {
-                        input,
-                        output,
-                        expand: op.expand_ratio,
-                        kernel: op.kernel_size,
-                        stride,
-                        idskip,
-                    })?,
                 });
             }
-            costs.push(row);
+            blocks.push(row);
         }
         Ok(CandidateCosts {
             unit: "ms".into(),
             fixed,
-            blocks: costs,
+            blocks,
         })
+    }
+}
+
+/// The table keys of a space at its input resolution: the fixed layers (stem, first block,
+/// feature mix, logits) and, for every choice block, the key of each candidate (`None` for
+/// Zero, which costs nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceKeys {
+    /// Stem, first block, feature mix, logits.
+    pub fixed: [LatencyKey; 4],
+    /// `blocks[b][j]`: the key of candidate `j` of choice block `b`.
+    pub blocks: Vec<Vec<Option<LatencyKey>>>,
+}
+
+impl SpaceKeys {
+    /// The keys of `space`.
+    pub fn of(space: &SearchSpace) -> Self {
+        // Any architecture gives the fixed layers' keys and every block's shapes.
+        let widest = Architecture::widest(space).to_net_spec(space);
+        let keys = net_keys(&widest, space.input.resolution);
+        let last = keys.len() - 1;
+        let blocks = space
+            .choice_blocks()
+            .iter()
+            .zip(&keys[2..last - 1])
+            .map(|(block, key)| {
+                let LatencyKey::Block {
+                    input,
+                    output,
+                    stride,
+                    idskip,
+                    ..
+                } = *key
+                else {
+                    unreachable!("the widest architecture has an MBConv key per choice block")
+                };
+                block
+                    .candidates
+                    .iter()
+                    .map(|c| {
+                        c.mbconv().map(|op| LatencyKey::Block {
+                            input,
+                            output,
+                            expand: op.expand_ratio,
+                            kernel: op.kernel_size,
+                            stride,
+                            idskip,
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            fixed: [keys[0], keys[1], keys[last - 1], keys[last]],
+            blocks,
+        }
     }
 }
 

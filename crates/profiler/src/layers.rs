@@ -2,7 +2,7 @@
 
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use proxyless_latency::{LatencyKey, net_keys};
+use proxyless_latency::{LatencyKey, SpaceKeys};
 use proxyless_nn::{ConvBnAct, MobileInvertedBlock, classifier, conv_layer, pool_and_classify};
 use proxyless_space::{Architecture, BlockOp, BlockSpec, SearchSpace};
 
@@ -29,6 +29,41 @@ impl MeasuredLayer {
     }
 }
 
+/// The block a table key describes (the key holds every shape the block needs).
+fn block_of(key: &LatencyKey) -> Option<BlockSpec> {
+    let LatencyKey::Block {
+        input,
+        output,
+        expand,
+        kernel,
+        stride,
+        idskip,
+    } = *key
+    else {
+        return None;
+    };
+    Some(BlockSpec {
+        in_channels: input[2],
+        out_channels: output[2],
+        stride,
+        op: BlockOp::MbConv {
+            kernel_size: kernel,
+            expand_ratio: expand,
+            mid_channels: None,
+        },
+        shortcut: idskip,
+    })
+}
+
+/// Input `[channels, side]` of the layer a key describes.
+fn input_of(key: &LatencyKey) -> [usize; 2] {
+    let (LatencyKey::Stem { input, .. }
+    | LatencyKey::Block { input, .. }
+    | LatencyKey::FeatureMix { input, .. }
+    | LatencyKey::Logits { input, .. }) = key;
+    [input[2], input[0]]
+}
+
 /// Every distinct (key, layer, input shape `[channels, side]`) that an architecture of `space`
 /// at its resolution can contain: the fixed layers (stem, first block, feature mix, logits)
 /// and every MBConv candidate of every choice block. Layers sharing a key appear once.
@@ -36,89 +71,32 @@ pub fn space_layers(
     space: &SearchSpace,
     device: &Device,
 ) -> Vec<(LatencyKey, MeasuredLayer, [usize; 2])> {
-    let resolution = space.input.resolution;
     let widest = Architecture::widest(space).to_net_spec(space);
-    let keys = net_keys(&widest, resolution);
     let bn = widest.bn;
+    let keys = SpaceKeys::of(space);
+    let candidates = keys.blocks.iter().flatten().flatten();
     let mut out: Vec<(LatencyKey, MeasuredLayer, [usize; 2])> = Vec::new();
-    let mut push = |key: LatencyKey, layer: MeasuredLayer, input: [usize; 2]| {
-        if !out.iter().any(|(k, _, _)| *k == key) {
-            out.push((key, layer, input));
+    for key in keys.fixed.iter().chain(candidates) {
+        if out.iter().any(|(k, _, _)| k == key) {
+            continue;
         }
-    };
-    let last = keys.len() - 1;
-    push(
-        keys[0],
-        MeasuredLayer::Conv(conv_layer(&widest.first_conv, &bn, device)),
-        [widest.first_conv.in_channels, resolution],
-    );
-    let first_in = match keys[1] {
-        LatencyKey::Block { input, .. } => input,
-        _ => unreachable!("the second key is the first block"),
-    };
-    push(
-        keys[1],
-        MeasuredLayer::Block(MobileInvertedBlock::new(&widest.blocks[0], &bn, device)),
-        [first_in[2], first_in[0]],
-    );
-    for (block, key) in space.choice_blocks().iter().zip(&keys[2..last - 1]) {
-        let LatencyKey::Block {
-            input,
-            output,
-            stride,
-            idskip,
-            ..
-        } = *key
-        else {
-            unreachable!("choice block keys are block keys")
+        let layer = match key {
+            LatencyKey::Stem { .. } => {
+                MeasuredLayer::Conv(conv_layer(&widest.first_conv, &bn, device))
+            }
+            LatencyKey::FeatureMix { .. } => {
+                MeasuredLayer::Conv(conv_layer(&widest.feature_mix, &bn, device))
+            }
+            LatencyKey::Logits { .. } => MeasuredLayer::Logits(
+                DropoutConfig::new(0.0).init(),
+                classifier(&widest.classifier, device),
+            ),
+            LatencyKey::Block { .. } => {
+                let spec = block_of(key).expect("a block key describes a block");
+                MeasuredLayer::Block(MobileInvertedBlock::new(&spec, &bn, device))
+            }
         };
-        for op in block.candidates.iter().filter_map(|c| c.mbconv()) {
-            let spec = BlockSpec {
-                in_channels: block.in_channels,
-                out_channels: block.out_channels,
-                stride,
-                op: BlockOp::MbConv {
-                    kernel_size: op.kernel_size,
-                    expand_ratio: op.expand_ratio,
-                    mid_channels: None,
-                },
-                shortcut: idskip,
-            };
-            let key = LatencyKey::Block {
-                input,
-                output,
-                expand: op.expand_ratio,
-                kernel: op.kernel_size,
-                stride,
-                idskip,
-            };
-            push(
-                key,
-                MeasuredLayer::Block(MobileInvertedBlock::new(&spec, &bn, device)),
-                [input[2], input[0]],
-            );
-        }
+        out.push((*key, layer, input_of(key)));
     }
-    let mix_in = match keys[last - 1] {
-        LatencyKey::FeatureMix { input, .. } => input,
-        _ => unreachable!("the feature mix precedes the logits"),
-    };
-    push(
-        keys[last - 1],
-        MeasuredLayer::Conv(conv_layer(&widest.feature_mix, &bn, device)),
-        [mix_in[2], mix_in[0]],
-    );
-    let logits_in = match keys[last] {
-        LatencyKey::Logits { input, .. } => input,
-        _ => unreachable!("the last key is the logits"),
-    };
-    push(
-        keys[last],
-        MeasuredLayer::Logits(
-            DropoutConfig::new(0.0).init(),
-            classifier(&widest.classifier, device),
-        ),
-        [logits_in[2], logits_in[0]],
-    );
     out
 }
