@@ -11,4 +11,4 @@ mod timing;
 
 pub use layers::{MeasuredLayer, space_layers};
 pub use stats::{Measurement, kendall_tau, mean_absolute_percentage_error};
-pub use timing::{ProfileSettings, measure_net, profile_space};
+pub use timing::{ProfileSettings, measure_net, profile_space, profile_table};

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use proxyless_latency::LatencyKey;
+use proxyless_latency::{LatencyEntry, LatencyKey, LatencyTable};
 use proxyless_nn::ProxylessNet;
 use proxyless_space::{NetSpec, SearchSpace};
 
@@ -80,6 +80,44 @@ pub fn profile_space(
             (key, m)
         })
         .collect()
+}
+
+/// Times every distinct layer of `space` on `device` (see [`profile_space`]) into a table in
+/// the official format, whose header records `label` (the backend), the device, space,
+/// resolution, batch, dtype, warm-up runs and Burn version. `origin` names the table in errors.
+pub fn profile_table(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &ProfileSettings,
+    label: &str,
+    origin: &str,
+    progress: impl FnMut(usize, usize, &LatencyKey),
+) -> LatencyTable {
+    let entries = profile_space(space, device, settings, progress)
+        .into_iter()
+        .map(|(key, m)| {
+            let entry = LatencyEntry {
+                count: m.count as u64,
+                mean: m.mean,
+                std: m.std,
+            };
+            (key, entry)
+        });
+    let meta = [
+        ("backend", label.to_string()),
+        ("device", format!("{device:?}")),
+        ("space", space.name.clone()),
+        ("resolution", space.input.resolution.to_string()),
+        ("batch", settings.batch.to_string()),
+        ("dtype", "f32".to_string()),
+        ("warmup", settings.warmup.to_string()),
+        ("burn", "0.22.1".to_string()),
+        ("unit", "ms".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    LatencyTable::from_entries(origin, meta, entries)
 }
 
 /// Times a whole network end to end at `resolution` on `device`.

@@ -17,7 +17,7 @@ mod driver;
 mod error;
 pub mod files;
 pub mod measured;
-mod progress;
+pub mod progress;
 mod run_dir;
 pub mod steps;
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
-use proxyless_latency::{LatencyEntry, LatencyTable};
-use proxyless_profiler::{ProfileSettings, profile_space};
+use proxyless_latency::LatencyTable;
+use proxyless_profiler::{ProfileSettings, profile_table};
 use proxyless_space::SearchSpace;
 use tracing::info;
 
@@ -64,27 +64,14 @@ pub fn measured_table(
         warmup: 5,
         runs: 30,
     };
-    let entries = profile_space(space, device, &settings, |_, _, _| {})
-        .into_iter()
-        .map(|(key, m)| {
-            let entry = LatencyEntry {
-                count: m.count as u64,
-                mean: m.mean,
-                std: m.std,
-            };
-            (key, entry)
-        });
-    let meta = vec![
-        ("backend".to_string(), label.to_string()),
-        ("device".to_string(), format!("{device:?}")),
-        ("space".to_string(), space.name.clone()),
-        ("resolution".to_string(), space.input.resolution.to_string()),
-        ("batch".to_string(), batch.to_string()),
-        ("dtype".to_string(), "f32".to_string()),
-        ("burn".to_string(), "0.22.1".to_string()),
-        ("unit".to_string(), "ms".to_string()),
-    ];
-    let table = LatencyTable::from_entries(path.display().to_string(), meta, entries);
+    let table = profile_table(
+        space,
+        device,
+        &settings,
+        label,
+        &path.display().to_string(),
+        |_, _, _| {},
+    );
     write_atomic(&path, table.to_yaml().as_bytes()).map_err(|e| Error::file(&path, e))?;
     Ok(table)
 }

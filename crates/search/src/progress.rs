@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// One bar per epoch.
+/// Progress bars in one style (rate and ETA), shared by the search and the CLI.
 pub struct Progress {
     quiet: bool,
 }
@@ -13,7 +13,7 @@ impl Progress {
         Self { quiet }
     }
 
-    /// A bar over `len` steps of an epoch, labelled `label`.
+    /// A bar over `len` steps (an epoch, a profile), labelled `label`.
     pub fn epoch(&self, label: &str, len: usize) -> ProgressBar {
         let bar = ProgressBar::new(len as u64);
         if self.quiet {

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use proxyless_latency::{CostModel, LatencyEntry, LatencyTable};
+use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_profiler::{
-    ProfileSettings, kendall_tau, mean_absolute_percentage_error, measure_net, profile_space,
+    ProfileSettings, kendall_tau, mean_absolute_percentage_error, measure_net,
 };
+use proxyless_search::progress::Progress;
 use proxyless_space::{Architecture, SearchSpace, presets};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -146,20 +146,7 @@ pub fn run(args: &LatencyArgs, backend: Backend) -> Result<()> {
     }
 }
 
-fn bar(len: usize, label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
-    bar
-}
-
-/// Profiles `space` on `backend` into a table with its metadata header.
+/// Profiles `space` on `backend` into a table whose header also records the date.
 fn profile_table(
     space: &SearchSpace,
     backend: Backend,
@@ -167,36 +154,22 @@ fn profile_table(
     origin: &str,
 ) -> Result<LatencyTable> {
     let device = backend.device()?;
-    let layers = proxyless_profiler::space_layers(space, &device).len();
-    let progress = bar(layers, "profile");
-    let measured = profile_space(space, &device, settings, |_, _, key| {
-        progress.set_message(key.to_string());
-        progress.inc(1);
-    });
-    progress.finish_and_clear();
-    let meta = vec![
-        ("backend".into(), backend.to_string()),
-        ("device".into(), format!("{device:?}")),
-        ("space".into(), space.name.clone()),
-        ("resolution".into(), space.input.resolution.to_string()),
-        ("batch".into(), settings.batch.to_string()),
-        ("dtype".into(), "f32".into()),
-        ("warmup".into(), settings.warmup.to_string()),
-        ("burn".into(), "0.22.1".into()),
-        ("date".into(), utc_stamp()),
-        ("unit".into(), "ms".into()),
-    ];
-    let entries = measured.into_iter().map(|(key, m)| {
-        (
-            key,
-            LatencyEntry {
-                count: m.count as u64,
-                mean: m.mean,
-                std: m.std,
-            },
-        )
-    });
-    Ok(LatencyTable::from_entries(origin, meta, entries))
+    let bar = Progress::new(false).epoch("profile", 0);
+    let mut table = proxyless_profiler::profile_table(
+        space,
+        &device,
+        settings,
+        backend.feature(),
+        origin,
+        |_, total, key| {
+            bar.set_length(total as u64);
+            bar.set_message(key.to_string());
+            bar.inc(1);
+        },
+    );
+    bar.finish_and_clear();
+    table.meta.push(("date".into(), utc_stamp()));
+    Ok(table)
 }
 
 fn profile(args: &ProfileArgs, backend: Backend) -> Result<()> {
@@ -286,7 +259,7 @@ fn validate(args: &ValidateArgs, backend: Backend) -> Result<()> {
     let model = CostModel::Table(table);
     let device = backend.device()?;
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let progress = bar(args.samples, "measure");
+    let progress = Progress::new(false).epoch("measure", args.samples);
     let mut predicted = Vec::new();
     let mut measured = Vec::new();
     for _ in 0..args.samples {
