@@ -54,6 +54,9 @@ pub struct Search {
     state: SearchState,
     data: SearchData,
     costs: Option<(CandidateCosts, CostLoss)>,
+    /// The derived architecture and its held-out accuracy from the last end of epoch, which
+    /// nothing has changed since when the search finishes.
+    last_validation: Option<(Vec<usize>, f64)>,
     progress: Progress,
 }
 
@@ -131,36 +134,66 @@ fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
     }
 }
 
+/// What a new and a resumed search both build from their configuration before the run
+/// directory is touched: the space, the costs, the data, and a freshly initialised supernet on
+/// the autodiff version of `device`.
+struct Prepared {
+    space: SearchSpace,
+    costs: Option<(CandidateCosts, CostLoss)>,
+    measured: Option<LatencyTable>,
+    data: SearchData,
+    device: Device,
+    model: Supernet,
+}
+
+impl Prepared {
+    fn new(config: &SearchConfig, origin: &str, device: &Device) -> Result<Self> {
+        let space = presets::resolve(&config.space)?;
+        let costs = candidate_costs(config, &space, origin, device)?;
+        let set = load_train(&config.data, &space, config.seed)?;
+        let data = SearchData::new(&set, &config.data, config.seed)?;
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = Supernet::new(&space, &device);
+        let (costs, measured) = match costs {
+            Some((c, l, m)) => (Some((c, l)), m),
+            None => (None, None),
+        };
+        Ok(Self {
+            space,
+            costs,
+            measured,
+            data,
+            device,
+            model,
+        })
+    }
+}
+
 impl Search {
     /// Prepares a new search writing into `out` (created; it must not hold another run).
     pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
         config.validate("config")?;
-        let space = presets::resolve(&config.space)?;
-        let costs = candidate_costs(&config, &space, "config", device)?;
-        let set = load_train(&config.data, &space, config.seed)?;
-        let data = SearchData::new(&set, &config.data, config.seed)?;
+        let p = Prepared::new(&config, "config", device)?;
         let run = RunDir::create(out)?;
         run.write("config.toml", config.to_toml_string().as_bytes())?;
-        run.write("space.toml", space.to_toml_string().as_bytes())?;
-        if let Some((_, _, Some(table))) = &costs {
+        run.write("space.toml", p.space.to_toml_string().as_bytes())?;
+        if let Some(table) = &p.measured {
             run.write("latency-table.yaml", table.to_yaml().as_bytes())?;
         }
-        let costs = costs.map(|(c, l, _)| (c, l));
-        let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let model = Supernet::new(&space, &device);
-        let state = fresh_state(&config, &model);
-        info!(run = %out.display(), space = %space.name, "search created");
+        let state = fresh_state(&config, &p.model);
+        info!(run = %out.display(), space = %p.space.name, "search created");
         Ok(Self {
             optim: weights_optimizer(&config),
             config,
-            space,
+            space: p.space,
             run,
-            device,
-            model,
+            device: p.device,
+            model: p.model,
             state,
-            data,
-            costs,
+            data: p.data,
+            costs: p.costs,
+            last_validation: None,
             progress: Progress::new(quiet),
         })
     }
@@ -172,15 +205,10 @@ impl Search {
         let config_path = dir.join("config.toml");
         let text =
             std::fs::read_to_string(&config_path).map_err(|e| Error::file(&config_path, e))?;
-        let config = SearchConfig::from_toml_str(&text, &config_path.display().to_string())?;
-        let space = presets::resolve(&config.space)?;
-        let costs = candidate_costs(&config, &space, &config_path.display().to_string(), device)?;
-        let costs = costs.map(|(c, l, _)| (c, l));
-        let set = load_train(&config.data, &space, config.seed)?;
-        let data = SearchData::new(&set, &config.data, config.seed)?;
-        let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let fresh = Supernet::new(&space, &device);
+        let origin = config_path.display().to_string();
+        let config = SearchConfig::from_toml_str(&text, &origin)?;
+        let p = Prepared::new(&config, &origin, device)?;
+        let fresh = p.model;
         let optim = weights_optimizer(&config);
         let (model, optim, state) = match run.load_latest(fresh.clone(), optim.clone())? {
             Some(loaded) => loaded,
@@ -194,14 +222,15 @@ impl Search {
         info!(run = %dir.display(), epochs_done = state.epochs_done, "search resumed");
         Ok(Self {
             config,
-            space,
+            space: p.space,
             run,
-            device,
+            device: p.device,
             model,
             optim,
             state,
-            data,
-            costs,
+            data: p.data,
+            costs: p.costs,
+            last_validation: None,
             progress: Progress::new(quiet),
         })
     }
@@ -227,9 +256,10 @@ impl Search {
             }
             let started = Instant::now();
             self.epoch(self.state.epochs_done)?;
+            let seconds = started.elapsed().as_secs_f64();
             self.state.epochs_done += 1;
-            self.state.elapsed_seconds += started.elapsed().as_secs_f64();
-            self.end_of_epoch(started.elapsed().as_secs_f64())?;
+            self.state.elapsed_seconds += seconds;
+            self.end_of_epoch(seconds)?;
         }
         Ok(Some(self.finish()?))
     }
@@ -429,6 +459,7 @@ impl Search {
     fn end_of_epoch(&mut self, seconds: f64) -> Result<()> {
         let epoch = self.state.epochs_done - 1;
         let (active, accuracy) = self.validate();
+        self.last_validation = Some((active.clone(), accuracy));
         let arch = self.architecture(&active);
         let text = arch.to_text(&self.space);
         let (expected, derived) = match &self.costs {
@@ -454,7 +485,7 @@ impl Search {
             self.config.schedule.keep_checkpoints,
         )?;
         info!(epoch, accuracy, architecture = %text, "epoch done");
-        if !self.progress_quiet() {
+        if !self.progress.is_quiet() {
             let cost = match (derived, &self.costs) {
                 (Some(d), Some((c, _))) => format!(", {d:.3} {}", c.unit),
                 _ => String::new(),
@@ -469,10 +500,6 @@ impl Search {
         Ok(())
     }
 
-    fn progress_quiet(&self) -> bool {
-        self.progress.is_quiet()
-    }
-
     fn architecture(&self, active: &[usize]) -> Architecture {
         let blocks = self.space.choice_blocks();
         let choices = blocks
@@ -483,8 +510,11 @@ impl Search {
         Architecture::new(&self.space, choices, "derived").expect("argmax picks candidates")
     }
 
-    fn finish(self) -> Result<SearchOutcome> {
-        let (active, accuracy) = self.validate();
+    fn finish(mut self) -> Result<SearchOutcome> {
+        let (active, accuracy) = match self.last_validation.take() {
+            Some(done) => done,
+            None => self.validate(),
+        };
         let arch = self.architecture(&active);
         let text = arch.to_text(&self.space);
         let net = arch.to_net_spec(&self.space);
