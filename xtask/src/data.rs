@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const DIR: &str = "/usr/share/datasets/fashion-mnist";
+/// Where Debian's package puts the files.
+pub const DIR: &str = "/usr/share/datasets/fashion-mnist";
 const PACKAGE: &str = "dataset-fashion-mnist";
 
 /// Installs the package when the files are missing and this is root with apt; otherwise fails

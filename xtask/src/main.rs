@@ -5,6 +5,7 @@
 //! - `cargo xtask test`: the test suite on every CPU backend CI covers (flex and ndarray);
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
+//! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
 //! - `cargo xtask search [--backend B] [args]`: the main job; with no `--config`, `--data` or
 //!   `--resume` it searches the default space on Fashion-MNIST, installing Debian's
 //!   `dataset-fashion-mnist` first when it is missing (as root with apt);
@@ -16,6 +17,7 @@
 mod backend;
 mod cargo;
 mod data;
+mod gpu_check;
 mod run;
 mod test;
 mod tidy;
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         }
         Some("test") => test::run(&args[1..]),
         Some("tidy") => tidy::run(),
+        Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("validate") => validate(),
         Some(_) => run::run(&args),
     };
@@ -49,6 +52,10 @@ usage: cargo xtask <command> [options]
   search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
   test [cargo test args]     run the tests on the flex and ndarray backends
   tidy                       check the architecture invariants
+  gpu-check [--package-only] [--out DIR] [--features LIST]
+                             build proxyless with GPU backends (default wgpu), package it with
+                             its check script and data (target/gpu-check), and run the checks:
+                             parity, latency profile and validation, a short search
   validate                   fmt, clippy, tidy, then test
   <command> [--backend B] [--dev] [args]
                              build `proxyless` with backend B (flex, ndarray, wgpu, vulkan,

@@ -35,6 +35,8 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Convert between architecture text, architecture JSON and net.config.
     Convert(commands::convert::ConvertArgs),
+    /// Compare a backend with a reference backend on one supernet step (parity check).
+    Parity(commands::parity::ParityArgs),
     /// Draw a random architecture of a space.
     Sample(commands::sample::SampleArgs),
     /// List the backends compiled into this binary.
@@ -69,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => commands::info::run(args),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),
+        Command::Parity(args) => commands::parity::run(args, backend),
         Command::Sample(args) => commands::sample::run(args),
         Command::Backends => {
             for b in Backend::compiled() {

@@ -7,12 +7,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The table file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message, not a separate cause, so that error
+        /// chains print it once).
+        error: std::io::Error,
     },
     /// The table is not valid YAML of the expected shape, or a value is unusable.
     #[error("{origin}: {message}")]

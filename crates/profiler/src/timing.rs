@@ -17,8 +17,14 @@ pub struct ProfileSettings {
     pub batch: usize,
     /// Untimed runs first (kernel compilation, caches, autotuning).
     pub warmup: usize,
-    /// Timed runs.
+    /// Timed samples.
     pub runs: usize,
+    /// Forward passes per sample, queued back to back with one synchronisation at the end;
+    /// a sample is their time divided by `group`. On asynchronous GPU backends one
+    /// synchronisation costs about as much as a small layer, so timing every layer with its
+    /// own would make a table whose sum overestimates a network several times over; grouping
+    /// amortises it. On CPU backends, which finish each operation before returning, 1 suffices.
+    pub group: usize,
 }
 
 impl Default for ProfileSettings {
@@ -27,17 +33,35 @@ impl Default for ProfileSettings {
             batch: 1,
             warmup: 10,
             runs: 50,
+            group: 1,
         }
     }
 }
 
-/// Times `forward` on `device`: each run ends when the device has finished its work.
+impl ProfileSettings {
+    /// The group size that suits `device`: 10 on asynchronous (GPU) backends, 1 on the CPU
+    /// backends.
+    pub fn group_for(device: &Device) -> usize {
+        if is_asynchronous(device) { 10 } else { 1 }
+    }
+}
+
+/// Whether `device` queues work and returns before it is done (the CubeCL GPU backends and
+/// LibTorch on CUDA), rather than computing each operation when it is called.
+pub fn is_asynchronous(device: &Device) -> bool {
+    let name = format!("{device:?}");
+    !(name.contains("Flex") || name.contains("NdArray") || name.contains("LibTorch(Cpu)"))
+}
+
+/// Times `forward` on `device`: each sample runs it `group` times back to back and ends when
+/// the device has finished its work.
 fn time(
     device: &Device,
     settings: &ProfileSettings,
     mut forward: impl FnMut() -> Tensor<2>,
 ) -> Measurement {
     let sync = || device.sync().expect("the device finishes its work");
+    let group = settings.group.max(1);
     for _ in 0..settings.warmup {
         let y = forward();
         sync();
@@ -46,10 +70,10 @@ fn time(
     let samples: Vec<f64> = (0..settings.runs.max(1))
         .map(|_| {
             let start = Instant::now();
-            let y = forward();
+            let outputs: Vec<Tensor<2>> = (0..group).map(|_| forward()).collect();
             sync();
-            let ms = start.elapsed().as_secs_f64() * 1e3;
-            drop(y);
+            let ms = start.elapsed().as_secs_f64() * 1e3 / group as f64;
+            drop(outputs);
             ms
         })
         .collect();
@@ -111,6 +135,7 @@ pub fn profile_table(
         ("batch", settings.batch.to_string()),
         ("dtype", "f32".to_string()),
         ("warmup", settings.warmup.to_string()),
+        ("group", settings.group.to_string()),
         ("burn", "0.22.1".to_string()),
         ("unit", "ms".to_string()),
     ]
@@ -154,6 +179,7 @@ mod tests {
             batch: 1,
             warmup: 1,
             runs: 2,
+            group: 2,
         };
         let mut calls = 0;
         let table = profile_space(&space, &device, &settings, |_, _, _| calls += 1);

@@ -17,6 +17,7 @@ mod driver;
 mod error;
 pub mod files;
 pub mod measured;
+pub mod parity;
 pub mod progress;
 mod run_dir;
 pub mod steps;

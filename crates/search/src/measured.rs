@@ -63,6 +63,7 @@ pub fn measured_table(
         batch,
         warmup: 5,
         runs: 30,
+        group: ProfileSettings::group_for(device),
     };
     let table = profile_table(
         space,

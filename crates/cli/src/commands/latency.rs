@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail, ensure};
+use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_profiler::{
@@ -48,19 +49,30 @@ struct TimingArgs {
     /// Untimed runs before timing.
     #[arg(long, default_value_t = 10)]
     warmup: usize,
-    /// Timed runs.
+    /// Timed samples.
     #[arg(long, default_value_t = 50)]
     runs: usize,
+    /// Forward passes per sample between two synchronisations (default: 10 on GPU backends,
+    /// 1 on CPU backends).
+    #[arg(long)]
+    group: Option<usize>,
 }
 
 impl TimingArgs {
-    fn settings(&self) -> Result<ProfileSettings> {
+    fn settings(&self, device: &Device) -> Result<ProfileSettings> {
         ensure!(self.batch > 0, "--batch: expected at least 1 image, got 0");
         ensure!(self.runs > 0, "--runs: expected at least 1 run, got 0");
+        ensure!(
+            self.group != Some(0),
+            "--group: expected at least 1 pass, got 0"
+        );
         Ok(ProfileSettings {
             batch: self.batch,
             warmup: self.warmup,
             runs: self.runs,
+            group: self
+                .group
+                .unwrap_or_else(|| ProfileSettings::group_for(device)),
         })
     }
 }
@@ -177,7 +189,7 @@ fn profile(args: &ProfileArgs, backend: Backend) -> Result<()> {
     let table = profile_table(
         &space,
         backend,
-        &args.timing.settings()?,
+        &args.timing.settings(&backend.device()?)?,
         &args.out.display().to_string(),
     )?;
     write_atomic(&args.out, table.to_yaml().as_bytes())?;
@@ -222,7 +234,7 @@ fn predict(args: &PredictArgs) -> Result<()> {
 
 fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
     let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
-    let settings = args.timing.settings()?;
+    let settings = args.timing.settings(&backend.device()?)?;
     let m = measure_net(&spec, resolution, &backend.device()?, &settings);
     let text = if args.json {
         format!(
@@ -246,7 +258,7 @@ fn validate(args: &ValidateArgs, backend: Backend) -> Result<()> {
         args.samples
     );
     let space = presets::resolve(&args.space)?;
-    let settings = args.timing.settings()?;
+    let settings = args.timing.settings(&backend.device()?)?;
     let table = match &args.table {
         Some(t) => LatencyTable::resolve(t)?,
         None => profile_table(

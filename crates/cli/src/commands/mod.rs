@@ -4,5 +4,6 @@ pub mod check;
 pub mod convert;
 pub mod info;
 pub mod latency;
+pub mod parity;
 pub mod sample;
 pub mod search;

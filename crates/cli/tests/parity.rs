@@ -1,0 +1,94 @@
+//! Backend parity: every backend compiled into the test binary gives the reference's logits,
+//! loss, weight and architecture gradients, SGD step and inference logits within the stated
+//! tolerances, on the compact space and on the tiny test space.
+
+mod common;
+
+use common::{failure, proxyless, success};
+use serde_json::Value;
+
+/// The backends besides flex that this test binary holds.
+fn other_backends() -> Vec<String> {
+    success(&["backends"])
+        .lines()
+        .filter(|b| *b != "flex")
+        .map(String::from)
+        .collect()
+}
+
+fn parity(backend: &str, space: &str) -> Value {
+    let out = proxyless(&[
+        "--backend",
+        backend,
+        "parity",
+        "--space",
+        space,
+        "--batch",
+        "4",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "parity on {backend} printed no report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{backend} differs from flex: {}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+    report
+}
+
+#[test]
+fn every_compiled_backend_matches_flex() {
+    let backends = other_backends();
+    assert!(
+        backends.iter().any(|b| b == "ndarray"),
+        "the test build includes ndarray (cargo xtask test)"
+    );
+    for backend in backends {
+        for space in ["fmnist", "cifar10"] {
+            let report = parity(&backend, space);
+            let checks = report["checks"].as_array().unwrap();
+            assert_eq!(checks.len(), 9);
+            // Forward values agree closely on every backend; all checks passed.
+            for check in checks {
+                assert_eq!(check["passed"], true, "{check}");
+            }
+            let logits = &checks[0];
+            assert!(logits["relative_diff"].as_f64().unwrap() < 1e-4, "{logits}");
+        }
+    }
+}
+
+#[test]
+fn flex_against_itself_is_exact() {
+    let report = parity("flex", "fmnist");
+    for check in report["checks"].as_array().unwrap() {
+        assert_eq!(check["max_abs_diff"].as_f64(), Some(0.0), "{check}");
+    }
+}
+
+#[test]
+fn zero_tolerances_fail_with_a_clear_message() {
+    // ndarray's reductions run in another order than flex's, so exact equality fails.
+    failure(
+        &[
+            "--backend",
+            "ndarray",
+            "parity",
+            "--forward-tolerance",
+            "0",
+            "--gradient-tolerance",
+            "0",
+            "--space",
+            "fmnist",
+            "--batch",
+            "4",
+        ],
+        &["ndarray differs from flex", "FAILED"],
+    );
+    failure(&["parity", "--batch", "1"], &["--batch must be at least 2"]);
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# GPU check of a packaged `proxyless` (made by `cargo xtask gpu-check --package`): for every GPU
+# backend compiled into the binary, parity against flex, a latency table, its validation, and
+# a short search, each under a time limit. Needs no Rust toolchain. Usage:
+#   ./gpu-check.sh [RESULTS_DIR]
+# Writes RESULTS_DIR/summary.txt (one line per step: backend, step, exit status, seconds), each
+# step's log, the latency tables and plots.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/results}
+mkdir -p "$out"
+bin="$here/proxyless"
+summary="$out/summary.txt"
+: >"$summary"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+chmod 700 "$XDG_RUNTIME_DIR"
+# Kernel autotuning is per process; minimal keeps the first steps of every command short.
+export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
+export RUST_LOG=${RUST_LOG:-warn}
+limit=${GPU_CHECK_STEP_LIMIT:-150}
+
+# step NAME SECONDS COMMAND...: runs COMMAND under a time limit, logs to NAME.log.
+step() {
+    local name=$1 seconds=$2
+    shift 2
+    local start=$SECONDS
+    timeout "$seconds" "$@" >"$out/$name.log" 2>&1
+    local rc=$?
+    local verdict=ok
+    [ $rc -eq 124 ] && verdict="timed out after ${seconds}s"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] && verdict="failed (exit $rc)"
+    printf '%-34s %-26s %4ss\n' "$name" "$verdict" "$((SECONDS - start))" | tee -a "$summary"
+}
+
+{
+    echo "# gpu-check $(date -u +%FT%TZ) on $(hostname)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
+        echo "no nvidia-smi"
+    "$bin" --version
+    echo "backends: $("$bin" backends | tr '\n' ' ')"
+} | tee -a "$summary"
+
+data="$here/fashion-mnist"
+for backend in $("$bin" backends); do
+    case $backend in flex | ndarray) continue ;; esac
+    run=("$bin" --backend "$backend")
+    step "$backend-parity-fmnist" "$limit" "${run[@]}" parity --space fmnist --batch 16
+    step "$backend-parity-cifar10" "$limit" "${run[@]}" parity --space cifar10 --batch 8
+    table="$out/$backend-fmnist-b16.yaml"
+    step "$backend-latency-profile" "$limit" "${run[@]}" latency profile --space fmnist \
+        --batch 16 --warmup 10 --runs 30 --out "$table"
+    step "$backend-latency-validate" "$limit" "${run[@]}" latency validate --space fmnist \
+        --batch 16 --samples 20 --warmup 5 --runs 20 --table "$table" \
+        --plot "$out/$backend-validate.svg"
+    step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
+        --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
+        --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1
+done
+# The host CPU's table for the same space, to compare with the GPU's.
+step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile --space fmnist \
+    --batch 16 --warmup 5 --runs 20 --out "$out/flex-fmnist-b16.yaml"
+
+# Specialisation: the same search (on the first GPU backend) constrained to the latency of a
+# MobileNetV2-like network (k3e6 everywhere) on the GPU's table and on the CPU's table; each
+# found architecture's latency on both tables.
+gpu=$("$bin" backends | grep -v -e flex -e ndarray | head -1)
+if [ -n "$gpu" ]; then
+    echo "k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6" >"$out/mobilenetv2-like.txt"
+    predict() { # predict ARCH_FILE TABLE: latency in ms
+        "$bin" latency predict "$1" --space fmnist --table "$2" --json |
+            sed -n 's/.*"latency_ms":\([0-9.e+-]*\).*/\1/p'
+    }
+    for t in "$gpu" flex; do
+        table="$out/$t-fmnist-b16.yaml"
+        [ -f "$table" ] || continue
+        target=$(predict "$out/mobilenetv2-like.txt" "$table")
+        step "search-for-$t-table" $((2 * limit)) "$bin" --backend "$gpu" search --data "$data" \
+            --out "$out/search-for-$t" --set data.train_limit=6000 --set data.holdout=1000 \
+            --set "target.cost=$table" --set target.loss=constraint \
+            --set "target.reference=$target" --set schedule.keep_checkpoints=1
+        echo "target on the $t table (MobileNetV2-like): $target ms" | tee -a "$summary"
+    done
+    for t in "$gpu" flex; do
+        arch="$out/search-for-$t/final/architecture.txt"
+        [ -f "$arch" ] || continue
+        line="searched for $t: $(cat "$arch")"
+        for table in "$gpu" flex; do
+            line="$line; on $table $(predict "$arch" "$out/$table-fmnist-b16.yaml") ms"
+        done
+        echo "$line" | tee -a "$summary"
+    done
+fi
+echo "results in $out"
