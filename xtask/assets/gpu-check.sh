@@ -62,7 +62,7 @@ step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile --spa
 
 # Specialisation: the same search (on the first GPU backend) constrained to the latency of a
 # MobileNetV2-like network (k3e6 everywhere) on the GPU's table and on the CPU's table; each
-# found architecture's latency on both tables.
+# found architecture's latency on both tables. The two searches run side by side.
 gpu=$("$bin" backends | grep -v -e flex -e ndarray | head -1)
 if [ -n "$gpu" ]; then
     echo "k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6" >"$out/mobilenetv2-like.txt"
@@ -74,18 +74,51 @@ if [ -n "$gpu" ]; then
         table="$out/$t-fmnist-b16.yaml"
         [ -f "$table" ] || continue
         target=$(predict "$out/mobilenetv2-like.txt" "$table")
+        echo "target on the $t table (MobileNetV2-like): $target ms" | tee -a "$summary"
         step "search-for-$t-table" $((2 * limit)) "$bin" --backend "$gpu" search --data "$data" \
             --out "$out/search-for-$t" --set data.train_limit=6000 --set data.holdout=1000 \
             --set "target.cost=$table" --set target.loss=constraint \
-            --set "target.reference=$target" --set schedule.keep_checkpoints=1
-        echo "target on the $t table (MobileNetV2-like): $target ms" | tee -a "$summary"
+            --set "target.reference=$target" --set schedule.keep_checkpoints=1 &
     done
+    wait
     for t in "$gpu" flex; do
         arch="$out/search-for-$t/final/architecture.txt"
         [ -f "$arch" ] || continue
         line="searched for $t: $(cat "$arch")"
         for table in "$gpu" flex; do
             line="$line; on $table $(predict "$arch" "$out/$table-fmnist-b16.yaml") ms"
+        done
+        echo "$line" | tee -a "$summary"
+    done
+fi
+# With GPU_CHECK_SWEEP=1: targets at 25%, 50% and 75% of the GPU table's range, each searched
+# with the paper's soft loss (mul#log) and with constraint mode, the six searches side by side
+# (each keeps the GPU far from busy); how far each derived architecture ends from its target.
+if [ -n "$gpu" ] && [ "${GPU_CHECK_SWEEP:-0}" = 1 ]; then
+    table="$out/$gpu-fmnist-b16.yaml"
+    json_number() { sed 's/,/\n/g' | sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
+    range=$("$bin" latency range --space fmnist --table "$table" --json)
+    low=$(echo "$range" | json_number min_ms)
+    high=$(echo "$range" | json_number max_ms)
+    echo "range on the $gpu table: $low to $high ms" | tee -a "$summary"
+    for fraction in 0.25 0.5 0.75; do
+        target=$(awk "BEGIN { print $low + $fraction * ($high - $low) }")
+        for loss in mul#log constraint; do
+            name="sweep-$fraction-${loss%%#*}"
+            step "$name" $((3 * limit)) "$bin" --backend "$gpu" search --data "$data" \
+                --out "$out/$name" --set data.train_limit=6000 --set data.holdout=1000 \
+                --set "target.cost=$table" --set "target.loss=$loss" \
+                --set "target.reference=$target" --set schedule.keep_checkpoints=1 &
+        done
+    done
+    wait
+    for fraction in 0.25 0.5 0.75; do
+        target=$(awk "BEGIN { print $low + $fraction * ($high - $low) }")
+        line="target $target ms ($fraction of the range):"
+        for loss in mul#log constraint; do
+            name="sweep-$fraction-${loss%%#*}"
+            cost=$(json_number cost <"$out/$name/final/summary.json")
+            line="$line $loss $cost ms ($(awk "BEGIN { printf \"%+.1f%%\", 100 * ($cost / $target - 1) }"));"
         done
         echo "$line" | tee -a "$summary"
     done

@@ -2,7 +2,8 @@
 //!
 //! It compiles in seconds and never links the heavy crates. Commands:
 //!
-//! - `cargo xtask test`: the test suite on every CPU backend CI covers (flex and ndarray);
+//! - `cargo xtask test [--cpu-only]`: the test suite on every backend CI covers (flex, ndarray,
+//!   and wgpu, on a software Vulkan driver when there is no GPU);
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
@@ -50,7 +51,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
   search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
-  test [cargo test args]     run the tests on the flex and ndarray backends
+  test [--cpu-only] [cargo test args]
+                             run the tests on the flex, ndarray and wgpu backends (wgpu on a
+                             software Vulkan driver without a GPU; --cpu-only leaves it out)
   tidy                       check the architecture invariants
   gpu-check [--package-only] [--out DIR] [--features LIST]
                              build proxyless with GPU backends (default wgpu), package it with

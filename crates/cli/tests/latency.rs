@@ -87,3 +87,59 @@ fn incomplete_and_malformed_tables_name_file_and_key() {
         &["bad.yaml", "Conv-input:1x1x1"],
     );
 }
+
+#[test]
+fn fitted_fallback_fills_a_missing_block_closely() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = common::repo_file("configs/latency/fmnist-flex-b16.yaml");
+    let arch = dir.path().join("arch.txt");
+    std::fs::write(
+        &arch,
+        "k5e6 k3e3 | k7e6 zero zero | k5e3 k3e6 zero | k7e3\n",
+    )
+    .unwrap();
+    let a = arch.display().to_string();
+    let predict = |table: &str, extra: &[&str]| -> f64 {
+        let mut args = vec![
+            "latency",
+            "predict",
+            a.as_str(),
+            "--space",
+            "fmnist",
+            "--table",
+            table,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out: serde_json::Value = serde_json::from_str(&common::success(&args)).unwrap();
+        out["latency_ms"].as_f64().unwrap()
+    };
+    let truth = predict(&full, &[]);
+    // Drop the entry of the first choice block (k5e6, 14x14, 8 -> 16 channels, stride 2).
+    let text = std::fs::read_to_string(&full).unwrap();
+    let missing = "expanded_conv-input:28x28x8-output:14x14x16-expand:6-kernel:5-stride:2-idskip:0";
+    let mut kept = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            skipping = line.starts_with(missing);
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    assert!(kept.len() < text.len(), "the table holds {missing}");
+    let partial = dir.path().join("partial.yaml");
+    std::fs::write(&partial, kept).unwrap();
+    let p = partial.display().to_string();
+    failure(
+        &["latency", "predict", &a, "--space", "fmnist", "--table", &p],
+        &["partial.yaml", missing],
+    );
+    let filled = predict(&p, &["--fallback"]);
+    assert!(
+        (filled - truth).abs() / truth < 0.25,
+        "fallback {filled} ms against {truth} ms"
+    );
+}

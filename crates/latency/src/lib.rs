@@ -16,11 +16,13 @@
 //! ```
 
 mod error;
+mod fit;
 mod key;
 mod model;
 mod table;
 
 pub use error::{Error, Result};
+pub use fit::FittedLatency;
 pub use key::LatencyKey;
 pub use model::{CostModel, SpaceKeys, net_keys};
 pub use table::{LatencyEntry, LatencyTable, NAMED_TABLES};

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::LatencyKey;
 use crate::error::{Error, Result};
+use crate::{FittedLatency, LatencyKey};
 
 /// Tables that ship with proxyless, by name.
 pub const NAMED_TABLES: [&str; 1] = ["pixel1"];
@@ -41,6 +41,7 @@ pub struct LatencyTable {
     /// Metadata from the table's header comments (`# backend: flex`), in order.
     pub meta: Vec<(String, String)>,
     entries: BTreeMap<String, LatencyEntry>,
+    fallback: Option<FittedLatency>,
 }
 
 impl LatencyTable {
@@ -125,6 +126,7 @@ impl LatencyTable {
             origin: origin.to_string(),
             meta,
             entries,
+            fallback: None,
         })
     }
 
@@ -141,6 +143,7 @@ impl LatencyTable {
                 .into_iter()
                 .map(|(k, e)| (k.to_string(), e))
                 .collect(),
+            fallback: None,
         }
     }
 
@@ -171,15 +174,45 @@ impl LatencyTable {
     }
 
     /// The entry for `key`, or an error naming the missing key.
+    ///
+    /// With the fitted fallback enabled ([`with_fitted_fallback`](Self::with_fitted_fallback)),
+    /// a missing MBConv block gets the fit's prediction (an entry with `count` 0).
     pub fn get(&self, key: &LatencyKey) -> Result<LatencyEntry> {
         let text = key.to_string();
-        self.entries
-            .get(&text)
-            .copied()
-            .ok_or_else(|| Error::MissingKey {
+        if let Some(entry) = self.entries.get(&text) {
+            return Ok(*entry);
+        }
+        match self.fallback.and_then(|fit| fit.predict(key)) {
+            Some(mean) => Ok(LatencyEntry {
+                count: 0,
+                mean,
+                std: 0.0,
+            }),
+            None => Err(Error::MissingKey {
                 origin: self.origin.clone(),
                 key: text,
-            })
+            }),
+        }
+    }
+
+    /// Enables the fitted fallback: MBConv blocks the table lacks are predicted by a linear fit
+    /// of its `expanded_conv` entries on MACs and activation sizes (see [`FittedLatency`]).
+    /// Other missing layers stay errors. Fails when the table has too few blocks to fit.
+    pub fn with_fitted_fallback(mut self) -> Result<Self> {
+        let fit = FittedLatency::fit(self.entries.iter().map(|(k, e)| (k.as_str(), e.mean)))
+            .ok_or_else(|| Error::Invalid {
+                origin: self.origin.clone(),
+                message: "the fitted fallback needs at least four expanded_conv entries of \
+                          different shapes"
+                    .into(),
+            })?;
+        self.fallback = Some(fit);
+        Ok(self)
+    }
+
+    /// The fitted fallback, when enabled.
+    pub fn fallback(&self) -> Option<&FittedLatency> {
+        self.fallback.as_ref()
     }
 
     /// Mean latency (ms) of `key`.

@@ -212,6 +212,14 @@ pub struct TargetConfig {
     pub lambda: f64,
     /// Step size of the dual ascent on λ in `constraint` mode.
     pub dual_lr: f64,
+    /// In `constraint` mode, how far under the reference the derived architecture may end:
+    /// the most probable architecture within the reference is raised, one block at a time at
+    /// the least cost in probability, until its cost reaches `(1 − margin) · reference` or no
+    /// dearer choice fits (the paper's soft losses have no such guarantee).
+    pub margin: f64,
+    /// With a table file: predict MBConv blocks the table lacks by a linear fit of its entries
+    /// on MACs and activation sizes, instead of stopping with an error naming the key.
+    pub fallback: bool,
     /// Batch size of a measured table.
     pub batch: usize,
     /// Where measured tables are cached (default: `$PROXYLESS_CACHE_DIR`, else
@@ -230,6 +238,8 @@ impl Default for TargetConfig {
             beta: 0.3,
             lambda: 0.1,
             dual_lr: 0.5,
+            margin: 0.05,
+            fallback: false,
             batch: 1,
             cache_dir: None,
         }
@@ -407,6 +417,12 @@ impl SearchConfig {
             );
         }
         self.target.cost_loss(origin)?;
+        if !(0.0..1.0).contains(&self.target.margin) {
+            return bad(
+                "target.margin",
+                format!("expected a value in [0, 1), got {}", self.target.margin),
+            );
+        }
         if self.target.is_constraint() && self.arch.algorithm != ArchAlgorithm::Gradient {
             return bad(
                 "target.loss",

@@ -109,7 +109,15 @@ fn candidate_costs(
             )?;
             (CostModel::Table(table.clone()), Some(table))
         }
-        table => (CostModel::Table(LatencyTable::resolve(table)?), None),
+        table => {
+            let table = LatencyTable::resolve(table)?;
+            let table = if config.target.fallback {
+                table.with_fitted_fallback()?
+            } else {
+                table
+            };
+            (CostModel::Table(table), None)
+        }
     };
     let costs = model.candidate_costs(space)?;
     Ok(Some((costs, config.target.cost_loss(origin)?, measured)))
@@ -426,14 +434,22 @@ impl Search {
     }
 
     /// The derived architecture: the argmax of every block or, in `constraint` mode, the most
-    /// probable architecture within the target.
+    /// probable architecture within the target, raised toward it (see `target.margin`).
     fn derived(&self) -> Vec<usize> {
+        let target = &self.config.target;
         match &self.costs {
-            Some((c, _)) if self.config.target.is_constraint() => self
-                .state
-                .arch
-                .argmax_under(c, self.config.target.reference)
-                .unwrap_or_else(|| self.state.arch.argmax()),
+            Some((c, _)) if target.is_constraint() => {
+                let arch = &self.state.arch;
+                match arch.argmax_under(c, target.reference) {
+                    Some(choice) => arch.fill_under(
+                        choice,
+                        c,
+                        target.reference,
+                        (1.0 - target.margin) * target.reference,
+                    ),
+                    None => arch.argmax(),
+                }
+            }
             _ => self.state.arch.argmax(),
         }
     }
@@ -501,13 +517,7 @@ impl Search {
     }
 
     fn architecture(&self, active: &[usize]) -> Architecture {
-        let blocks = self.space.choice_blocks();
-        let choices = blocks
-            .iter()
-            .zip(active)
-            .map(|(b, &j)| b.candidates[j])
-            .collect();
-        Architecture::new(&self.space, choices, "derived").expect("argmax picks candidates")
+        Architecture::from_indices(&self.space, active, "derived").expect("argmax picks candidates")
     }
 
     fn finish(mut self) -> Result<SearchOutcome> {

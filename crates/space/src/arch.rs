@@ -65,6 +65,27 @@ impl Architecture {
         Ok(Self { choices })
     }
 
+    /// The architecture that picks candidate `indices[b]` of every choice block `b` (the
+    /// supernet's and the cost tables' numbering).
+    pub fn from_indices(space: &SearchSpace, indices: &[usize], origin: &str) -> Result<Self> {
+        let blocks = space.choice_blocks();
+        let mut choices = Vec::with_capacity(indices.len());
+        for (block, &j) in blocks.iter().zip(indices) {
+            let choice = block.candidates.get(j).copied().ok_or_else(|| {
+                Error::invalid(
+                    origin,
+                    block.label(),
+                    format!("candidate {j} of {}", block.candidates.len()),
+                )
+            })?;
+            choices.push(choice);
+        }
+        if indices.len() != blocks.len() {
+            choices.clear();
+        }
+        Self::new(space, choices, origin)
+    }
+
     /// The choices in block order.
     pub fn choices(&self) -> &[OpChoice] {
         &self.choices

@@ -182,6 +182,33 @@ impl CandidateCosts {
                 .map(|(costs, &j)| costs[j])
                 .sum::<f64>()
     }
+
+    /// The cheapest architecture: the cheapest candidate of every block.
+    pub fn cheapest(&self) -> Vec<usize> {
+        self.pick(|a, b| a < b)
+    }
+
+    /// The dearest architecture: the dearest candidate of every block.
+    pub fn dearest(&self) -> Vec<usize> {
+        self.pick(|a, b| a > b)
+    }
+
+    fn pick(&self, better: impl Fn(f64, f64) -> bool) -> Vec<usize> {
+        self.blocks
+            .iter()
+            .map(|costs| {
+                (0..costs.len())
+                    .reduce(|best, j| {
+                        if better(costs[j], costs[best]) {
+                            j
+                        } else {
+                            best
+                        }
+                    })
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
 }
 
 /// What a search space holds: size, architecture parameters, supernet weights and the range of

@@ -160,6 +160,41 @@ impl ArchParams {
         Some(choice)
     }
 
+    /// Raises `choice` toward `limit` while its cost is under `floor`: each time, the swap to a
+    /// dearer candidate in one block that keeps the cost within `limit` and gives up the least
+    /// log-probability per unit of cost added. It stops at `floor` or when no swap fits, so a
+    /// constrained search uses the budget it was given rather than ending far under it.
+    pub fn fill_under(
+        &self,
+        mut choice: Vec<usize>,
+        costs: &CandidateCosts,
+        limit: f64,
+        floor: f64,
+    ) -> Vec<usize> {
+        let probs = self.probs();
+        loop {
+            let total = costs.of(&choice);
+            if total >= floor {
+                return choice;
+            }
+            let mut best: Option<(f64, usize, usize)> = None;
+            for (b, p) in probs.iter().enumerate() {
+                let (now, c) = (choice[b], &costs.blocks[b]);
+                for j in (0..p.len()).filter(|&j| c[j] > c[now] && total - c[now] + c[j] <= limit) {
+                    let loss = (p[now].max(1e-300)).ln() - (p[j].max(1e-300)).ln();
+                    let ratio = loss / (c[j] - c[now]);
+                    if best.is_none_or(|(r, _, _)| ratio < r) {
+                        best = Some((ratio, b, j));
+                    }
+                }
+            }
+            match best {
+                Some((_, b, j)) => choice[b] = j,
+                None => return choice,
+            }
+        }
+    }
+
     /// One candidate per block drawn from p (Zero included): the paths of a weight step.
     pub fn sample_paths(&self, rng: &mut impl Rng) -> Vec<usize> {
         self.probs().iter().map(|p| draw(p, rng)).collect()
@@ -363,6 +398,36 @@ mod tests {
         let c = p.argmax_under(&costs, 3.0).unwrap();
         assert!(costs.of(&c) <= 3.0);
         assert_eq!(p.argmax_under(&costs, 1.5), None);
+    }
+
+    #[test]
+    fn fill_under_spends_the_budget_at_the_least_probability_cost() {
+        let mut p = params();
+        p.set_alpha(0, vec![0.0, 2.0, 1.9, -1.0]);
+        p.set_alpha(1, vec![3.0, 0.0, 1.0]);
+        let costs = CandidateCosts {
+            unit: "ms".into(),
+            fixed: 1.0,
+            blocks: vec![vec![4.0, 1.0, 2.0, 0.0], vec![1.0, 5.0, 2.0]],
+        };
+        let start = p.argmax();
+        assert_eq!((start.clone(), costs.of(&start)), (vec![1, 0], 3.0));
+        // Already within the floor: unchanged.
+        assert_eq!(p.fill_under(start.clone(), &costs, 10.0, 3.0), start);
+        // Block 0's 1 -> 2 (+1 ms, nearly as probable) comes first, then block 1's 0 -> 2.
+        assert_eq!(p.fill_under(start.clone(), &costs, 4.0, 4.0), vec![2, 0]);
+        assert_eq!(p.fill_under(start.clone(), &costs, 5.0, 5.0), vec![2, 2]);
+        // Never above the limit, even when the floor cannot be reached.
+        let full = p.fill_under(start.clone(), &costs, 9.5, 9.5);
+        assert!(costs.of(&full) <= 9.5, "{full:?}");
+        // Every single dearer swap from `full` would break the limit.
+        for b in 0..2 {
+            for j in 0..costs.blocks[b].len() {
+                let mut c = full.clone();
+                c[b] = j;
+                assert!(costs.of(&c) <= costs.of(&full) || costs.of(&c) > 9.5);
+            }
+        }
     }
 
     #[test]

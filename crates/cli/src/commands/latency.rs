@@ -32,6 +32,8 @@ pub struct LatencyArgs {
 enum LatencyCommand {
     /// Time every distinct layer of a space on the backend into a table (official key format).
     Profile(ProfileArgs),
+    /// The cheapest and dearest architectures of a space on a table (the feasible targets).
+    Range(RangeArgs),
     /// Predict a network's latency as the sum of a table's entries.
     Predict(PredictArgs),
     /// Time a whole network end to end on the backend.
@@ -102,7 +104,28 @@ struct PredictArgs {
     /// Input side (default: the space's; 224 for a net.config).
     #[arg(long)]
     resolution: Option<usize>,
+    /// Predict MBConv blocks the table lacks by a linear fit of its entries (MACs and
+    /// activation sizes) instead of failing on the first missing key.
+    #[arg(long)]
+    fallback: bool,
     /// Print `{"latency_ms": ...}`.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RangeArgs {
+    /// The space: a preset name or a .toml file.
+    #[arg(long)]
+    space: String,
+    /// The table: a named one (`pixel1`) or a YAML file.
+    #[arg(long)]
+    table: String,
+    /// Predict MBConv blocks the table lacks by a linear fit of its entries (MACs and
+    /// activation sizes) instead of failing on the first missing key.
+    #[arg(long)]
+    fallback: bool,
+    /// Print `{"min_ms": ..., "max_ms": ..., ...}`.
     #[arg(long)]
     json: bool,
 }
@@ -152,6 +175,7 @@ struct ValidateArgs {
 pub fn run(args: &LatencyArgs, backend: Backend) -> Result<()> {
     match &args.command {
         LatencyCommand::Profile(a) => profile(a, backend),
+        LatencyCommand::Range(a) => range(a),
         LatencyCommand::Predict(a) => predict(a),
         LatencyCommand::Measure(a) => measure(a, backend),
         LatencyCommand::Validate(a) => validate(a, backend),
@@ -219,7 +243,7 @@ fn network(
 
 fn predict(args: &PredictArgs) -> Result<()> {
     let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
-    let table = LatencyTable::resolve(&args.table)?;
+    let table = table_with_fallback(&args.table, args.fallback)?;
     let ms = CostModel::Table(table).predict(&spec, resolution)?;
     let text = if args.json {
         format!(
@@ -228,6 +252,51 @@ fn predict(args: &PredictArgs) -> Result<()> {
         )
     } else {
         format!("{}: predicted {ms:.4} ms ({})\n", args.file, args.table)
+    };
+    print_stdout(&text)
+}
+
+/// The table of `--table`, with the fitted fallback when `--fallback` asks for it.
+fn table_with_fallback(name: &str, fallback: bool) -> Result<LatencyTable> {
+    let table = LatencyTable::resolve(name)?;
+    if !fallback {
+        return Ok(table);
+    }
+    let table = table.with_fitted_fallback()?;
+    if let Some(fit) = table.fallback() {
+        eprintln!(
+            "fallback: ms = {:.4} + {:.4}/MMAC + {:.4}/M elements, fitted to {} blocks (MAPE {:.1}%)",
+            fit.coefficients[0],
+            fit.coefficients[1],
+            fit.coefficients[2],
+            fit.entries,
+            fit.mape * 100.0
+        );
+    }
+    Ok(table)
+}
+
+fn range(args: &RangeArgs) -> Result<()> {
+    let space = presets::resolve(&args.space)?;
+    let table = table_with_fallback(&args.table, args.fallback)?;
+    let costs = CostModel::Table(table).candidate_costs(&space)?;
+    let (cheapest, dearest) = (costs.cheapest(), costs.dearest());
+    let text_of = |indices: &[usize]| -> Result<String> {
+        Ok(Architecture::from_indices(&space, indices, &args.table)?.to_text(&space))
+    };
+    let (cheapest, dearest) = (text_of(&cheapest)?, text_of(&dearest)?);
+    let (low, high) = (costs.of(&costs.cheapest()), costs.of(&costs.dearest()));
+    let text = if args.json {
+        format!(
+            "{}\n",
+            json!({"min_ms": low, "max_ms": high, "cheapest": cheapest,
+                   "dearest": dearest, "table": args.table, "space": space.name})
+        )
+    } else {
+        format!(
+            "{} on {}: {low:.4} ms ({}) to {high:.4} ms ({})\n",
+            space.name, args.table, cheapest, dearest
+        )
     };
     print_stdout(&text)
 }
