@@ -1,15 +1,15 @@
-//! Making sure the default search has its data: Fashion-MNIST from Debian's
-//! `dataset-fashion-mnist` package.
+//! What the main job and the tests need from the system: Fashion-MNIST from Debian's
+//! `dataset-fashion-mnist` package, and a Vulkan driver (Mesa's software one,
+//! `mesa-vulkan-drivers`, when there is no GPU) for the wgpu tests. Each is installed with apt
+//! when missing and this is root; otherwise the error gives the command to run.
 
 use std::path::Path;
 use std::process::Command;
 
 /// Where Debian's package puts the files.
 pub const DIR: &str = "/usr/share/datasets/fashion-mnist";
-const PACKAGE: &str = "dataset-fashion-mnist";
 
-/// Installs the package when the files are missing and this is root with apt; otherwise fails
-/// with the exact command to run.
+/// Installs `dataset-fashion-mnist` when the files are missing.
 pub fn ensure_fashion_mnist() -> Result<(), String> {
     let present = |name: &str| {
         Path::new(DIR).join(format!("{name}.gz")).is_file() || Path::new(DIR).join(name).is_file()
@@ -17,7 +17,44 @@ pub fn ensure_fashion_mnist() -> Result<(), String> {
     if present("train-images-idx3-ubyte") && present("train-labels-idx1-ubyte") {
         return Ok(());
     }
-    let command = format!("apt-get install -y {PACKAGE}");
+    ensure_package(
+        "dataset-fashion-mnist",
+        &format!("Fashion-MNIST is not in {DIR}"),
+        "or pass --data DIR holding the idx files",
+    )
+}
+
+/// Installs `mesa-vulkan-drivers` when no Vulkan driver is installed or named.
+pub fn ensure_vulkan_driver() -> Result<(), String> {
+    if has_vulkan_driver() {
+        return Ok(());
+    }
+    ensure_package(
+        "mesa-vulkan-drivers",
+        "no Vulkan driver for the wgpu tests (no ICD file under /usr/share/vulkan/icd.d or \
+         /etc/vulkan/icd.d, and VK_DRIVER_FILES is unset)",
+        "or run `cargo xtask test --cpu-only`",
+    )
+}
+
+/// Whether a Vulkan driver (ICD) is installed or named.
+fn has_vulkan_driver() -> bool {
+    let named = ["VK_DRIVER_FILES", "VK_ICD_FILENAMES"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    named
+        || ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(Path::new(d)).ok())
+            .flatten()
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+}
+
+/// Installs a Debian package with apt when this is root; otherwise fails with `why`, the
+/// command to run and the `alternative`.
+fn ensure_package(package: &str, why: &str, alternative: &str) -> Result<(), String> {
+    let command = format!("apt-get install -y {package}");
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -25,14 +62,13 @@ pub fn ensure_fashion_mnist() -> Result<(), String> {
     let has_apt = Path::new("/usr/bin/apt-get").is_file();
     if !(is_root && has_apt) {
         return Err(format!(
-            "Fashion-MNIST is not in {DIR}; install it with `sudo {command}` (Debian/Ubuntu), \
-             or pass --data DIR holding the idx files"
+            "{why}; install it with `sudo {command}` (Debian/Ubuntu), {alternative}"
         ));
     }
-    eprintln!("xtask: Fashion-MNIST is missing; running `{command}`");
+    eprintln!("xtask: {why}; running `{command}`");
     let install = || {
         Command::new("apt-get")
-            .args(["install", "-y", "-q", PACKAGE])
+            .args(["install", "-y", "-q", package])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .is_ok_and(|s| s.success())
@@ -48,6 +84,6 @@ pub fn ensure_fashion_mnist() -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "could not install {PACKAGE}; run `{command}` yourself, or pass --data DIR"
+        "could not install {package}; run `{command}` yourself, {alternative}"
     ))
 }

@@ -1,0 +1,65 @@
+//! Every backend compiled into the test binary besides flex (ndarray, and wgpu where the test
+//! build holds it, on a software Vulkan driver without a GPU) runs a latency profile and a
+//! short search end to end through `--backend`.
+
+mod common;
+
+use common::{repo_file, success};
+
+const SEARCH: &str = r#"
+space = "fmnist"
+seed = 4
+[data]
+dataset = "synthetic"
+holdout = 20
+batch_size = 16
+arch_batch_size = 16
+synthetic_per_class = 6
+[schedule]
+warmup_epochs = 1
+epochs = 1
+arch_delay_epochs = 0
+log_every = 2
+[arch]
+mode = "full_v2"
+update_every = 1
+[target]
+cost = "macs"
+reference = 3.0
+"#;
+
+#[test]
+fn every_compiled_backend_profiles_and_searches() {
+    let backends: Vec<String> = success(&["backends"])
+        .lines()
+        .filter(|b| *b != "flex")
+        .map(String::from)
+        .collect();
+    assert!(backends.iter().any(|b| b == "ndarray"), "{backends:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("search.toml");
+    std::fs::write(&config, SEARCH).unwrap();
+    let tiny = repo_file("crates/search/tests/tiny.toml");
+    for backend in &backends {
+        let table = dir.path().join(format!("{backend}.yaml"));
+        let t = table.display().to_string();
+        let out = success(&[
+            "--backend", backend, "latency", "profile", "--space", &tiny, "--warmup", "1",
+            "--runs", "2", "--out", &t,
+        ]);
+        assert!(out.contains(&format!("on {backend}")), "{out}");
+        let text = std::fs::read_to_string(&table).unwrap();
+        assert!(text.contains(&format!("# backend: {backend}")), "{text}");
+        // 3 blocks: 2 identity positions sharing one shape (3 MBConv candidates) and one
+        // strided block (3 candidates), plus the 4 fixed layers.
+        assert_eq!(text.matches("mean:").count(), 2 * 3 + 4, "{text}");
+
+        let run = dir.path().join(format!("run-{backend}"));
+        let (c, r) = (config.display().to_string(), run.display().to_string());
+        let out = success(&[
+            "--backend", backend, "search", "--config", &c, "--out", &r, "--quiet",
+        ]);
+        assert!(out.contains("architecture: "), "{out}");
+        assert!(run.join("final/net.config").is_file());
+    }
+}
