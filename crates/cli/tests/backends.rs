@@ -6,28 +6,6 @@ mod common;
 
 use common::{repo_file, success};
 
-const SEARCH: &str = r#"
-space = "fmnist"
-seed = 4
-[data]
-dataset = "synthetic"
-holdout = 20
-batch_size = 16
-arch_batch_size = 16
-synthetic_per_class = 6
-[schedule]
-warmup_epochs = 1
-epochs = 1
-arch_delay_epochs = 0
-log_every = 2
-[arch]
-mode = "full_v2"
-update_every = 1
-[target]
-cost = "macs"
-reference = 3.0
-"#;
-
 #[test]
 fn every_compiled_backend_profiles_and_searches() {
     let backends: Vec<String> = success(&["backends"])
@@ -38,14 +16,24 @@ fn every_compiled_backend_profiles_and_searches() {
     assert!(backends.iter().any(|b| b == "ndarray"), "{backends:?}");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("search.toml");
-    std::fs::write(&config, SEARCH).unwrap();
+    std::fs::write(&config, common::small_search_config("full_v2", 1)).unwrap();
     let tiny = repo_file("crates/search/tests/tiny.toml");
     for backend in &backends {
         let table = dir.path().join(format!("{backend}.yaml"));
         let t = table.display().to_string();
         let out = success(&[
-            "--backend", backend, "latency", "profile", "--space", &tiny, "--warmup", "1",
-            "--runs", "2", "--out", &t,
+            "--backend",
+            backend,
+            "latency",
+            "profile",
+            "--space",
+            &tiny,
+            "--warmup",
+            "1",
+            "--runs",
+            "2",
+            "--out",
+            &t,
         ]);
         assert!(out.contains(&format!("on {backend}")), "{out}");
         let text = std::fs::read_to_string(&table).unwrap();
@@ -57,7 +45,14 @@ fn every_compiled_backend_profiles_and_searches() {
         let run = dir.path().join(format!("run-{backend}"));
         let (c, r) = (config.display().to_string(), run.display().to_string());
         let out = success(&[
-            "--backend", backend, "search", "--config", &c, "--out", &r, "--quiet",
+            "--backend",
+            backend,
+            "search",
+            "--config",
+            &c,
+            "--out",
+            &r,
+            "--quiet",
         ]);
         assert!(out.contains("architecture: "), "{out}");
         assert!(run.join("final/net.config").is_file());

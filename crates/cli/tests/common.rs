@@ -51,3 +51,31 @@ pub fn failure(args: &[&str], expected: &[&str]) -> String {
     }
     stderr
 }
+
+/// A search of the `fmnist` space on a few synthetic images, architecture mode `mode`, that
+/// finishes in seconds.
+pub fn small_search_config(mode: &str, update_every: usize) -> String {
+    format!(
+        r#"
+space = "fmnist"
+seed = 2
+[data]
+dataset = "synthetic"
+holdout = 20
+batch_size = 16
+arch_batch_size = 16
+synthetic_per_class = 8
+[schedule]
+warmup_epochs = 1
+epochs = 1
+arch_delay_epochs = 0
+log_every = 2
+[arch]
+mode = "{mode}"
+update_every = {update_every}
+[target]
+cost = "macs"
+reference = 3.0
+"#
+    )
+}

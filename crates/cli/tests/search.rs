@@ -4,33 +4,11 @@ mod common;
 
 use common::{failure, success};
 
-const SMALL: &str = r#"
-space = "fmnist"
-seed = 2
-[data]
-dataset = "synthetic"
-holdout = 20
-batch_size = 16
-arch_batch_size = 16
-synthetic_per_class = 8
-[schedule]
-warmup_epochs = 1
-epochs = 1
-arch_delay_epochs = 0
-log_every = 2
-[arch]
-mode = "two"
-update_every = 2
-[target]
-cost = "macs"
-reference = 3.0
-"#;
-
 #[test]
 fn a_small_search_writes_a_complete_run_directory() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("search.toml");
-    std::fs::write(&config, SMALL).unwrap();
+    std::fs::write(&config, common::small_search_config("two", 2)).unwrap();
     let run = dir.path().join("run");
     let (c, r) = (config.display().to_string(), run.display().to_string());
     let out = success(&["search", "--config", &c, "--out", &r, "--quiet"]);
@@ -68,18 +46,26 @@ fn bad_configs_name_the_file_and_key() {
     let c = config.display().to_string();
     std::fs::write(
         &config,
-        SMALL.replace("update_every = 2", "update_evry = 2"),
+        common::small_search_config("two", 2).replace("update_every = 2", "update_evry = 2"),
     )
     .unwrap();
     failure(&["search", "--config", &c], &["bad.toml", "update_evry"]);
-    std::fs::write(&config, SMALL.replace("mode = \"two\"", "mode = \"three\"")).unwrap();
+    std::fs::write(
+        &config,
+        common::small_search_config("two", 2).replace("mode = \"two\"", "mode = \"three\""),
+    )
+    .unwrap();
     failure(&["search", "--config", &c], &["bad.toml", "three"]);
-    std::fs::write(&config, SMALL.replace("reference = 3.0", "reference = 0.5")).unwrap();
+    std::fs::write(
+        &config,
+        common::small_search_config("two", 2).replace("reference = 3.0", "reference = 0.5"),
+    )
+    .unwrap();
     failure(
         &["search", "--config", &c],
         &["bad.toml", "target.reference"],
     );
-    std::fs::write(&config, SMALL).unwrap();
+    std::fs::write(&config, common::small_search_config("two", 2)).unwrap();
     failure(
         &["search", "--config", &c, "--set", "data.batch_size=0"],
         &["data.batch_size"],

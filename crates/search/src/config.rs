@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{ModuleOptimizer, SgdConfig};
 use proxyless_supernet::gradient::CostLoss;
 use proxyless_supernet::{AdamSettings, ArchMode};
 use serde::{Deserialize, Serialize};
@@ -133,6 +136,24 @@ pub struct WeightsConfig {
     pub weight_decay: f64,
     /// Label smoothing of the weight steps' cross-entropy (the paper: 0.1).
     pub label_smoothing: f32,
+}
+
+impl WeightsConfig {
+    /// SGD with (Nesterov) momentum and weight decay as configured, with PyTorch's semantics
+    /// (no dampening; Burn's default dampening is 0.1).
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(self.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(self.nesterov),
+            ))
+            .with_weight_decay(
+                (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)),
+            )
+            .init()
+    }
 }
 
 impl Default for WeightsConfig {

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{ModuleOptimizer, SgdConfig};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_space::{Architecture, CandidateCosts, SearchSpace, presets};
@@ -65,21 +63,6 @@ fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ (epoch as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)
         ^ purpose.wrapping_mul(0x94D0_49BB_1331_11EB)
-}
-
-fn weights_optimizer(config: &SearchConfig) -> ModuleOptimizer {
-    let w = &config.weights;
-    SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(w.momentum)
-                .with_dampening(0.0)
-                .with_nesterov(w.nesterov),
-        ))
-        .with_weight_decay(
-            (w.weight_decay > 0.0).then(|| WeightDecayConfig::new(w.weight_decay as f32)),
-        )
-        .init()
 }
 
 /// Resolves the configured cost model into per-candidate costs of `space`.
@@ -192,7 +175,7 @@ impl Search {
         let state = fresh_state(&config, &p.model);
         info!(run = %out.display(), space = %p.space.name, "search created");
         Ok(Self {
-            optim: weights_optimizer(&config),
+            optim: config.weights.optimizer(),
             config,
             space: p.space,
             run,
@@ -217,7 +200,7 @@ impl Search {
         let config = SearchConfig::from_toml_str(&text, &origin)?;
         let p = Prepared::new(&config, &origin, device)?;
         let fresh = p.model;
-        let optim = weights_optimizer(&config);
+        let optim = config.weights.optimizer();
         let (model, optim, state) = match run.load_latest(fresh.clone(), optim.clone())? {
             Some(loaded) => loaded,
             None => {

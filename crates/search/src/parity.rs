@@ -9,9 +9,6 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::DropoutConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use proxyless_space::SearchSpace;
@@ -342,7 +339,7 @@ fn run_on(device: &Device, inputs: &Inputs) -> Outcome {
 
     // One SGD step (Nesterov momentum, weight decay), then inference with running statistics.
     let model = model_on(inputs, &device);
-    let mut optim = sgd();
+    let mut optim = crate::config::WeightsConfig::default().optimizer();
     let (model, _) = weight_step(
         model,
         &mut optim,
@@ -401,18 +398,6 @@ fn arch_gradients(
         .filter_map(|(b, g)| g.map(|g| (format!("block {b}"), g)))
         .collect();
     (gates, alpha)
-}
-
-fn sgd() -> ModuleOptimizer {
-    SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(0.9)
-                .with_dampening(0.0)
-                .with_nesterov(true),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(4e-5)))
-        .init()
 }
 
 fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>) -> Tensor<1> {

@@ -4,9 +4,7 @@
 mod common;
 
 use burn::module::{Module, ParamId};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use proxyless_nn::MbConv;
@@ -15,15 +13,7 @@ use proxyless_space::SearchSpace;
 use proxyless_supernet::Supernet;
 
 fn optimizer() -> ModuleOptimizer {
-    SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(0.9)
-                .with_dampening(0.0)
-                .with_nesterov(true),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(4e-5)))
-        .init()
+    proxyless_search::config::WeightsConfig::default().optimizer()
 }
 
 /// Every float tensor of a candidate (BatchNorm running statistics included), by id.
