@@ -32,10 +32,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if release {
         cargo_args.push("--release");
     }
+    // flex (the default feature) stays in beside the chosen backend: it costs nothing at run
+    // time, and the binary is then the same one `cargo xtask gpu-check` builds.
     cargo_args.extend([
         "--package",
         "proxyless-cli",
-        "--no-default-features",
         "--features",
         feature,
         "--",

@@ -13,7 +13,17 @@ const BURN_LIBRARY_CRATES: [&str; 4] = [
 ];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 6] = [
+const FORBIDDEN: [(&str, &str, &str); 8] = [
+    (
+        "proxyless-report",
+        "burn",
+        "pictures and reports are tensor-free",
+    ),
+    (
+        "proxyless-report",
+        "proxyless-search",
+        "pictures never depend on the search driver",
+    ),
     (
         "proxyless-latency",
         "burn",

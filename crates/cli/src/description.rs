@@ -115,3 +115,20 @@ fn resolve_relative(name: &str, file: &Path) -> Result<SearchSpace> {
     }
     Ok(presets::resolve(name)?)
 }
+
+/// The network of an architecture or a net.config (a space is an error), and the resolution:
+/// `resolution` or the description's default.
+pub fn network(
+    file: &str,
+    space: Option<&str>,
+    resolution: Option<usize>,
+) -> Result<(proxyless_space::NetSpec, usize)> {
+    let description = read(file, space)?;
+    let resolution = resolution.unwrap_or_else(|| description.default_resolution());
+    match description {
+        Description::Net { spec, .. } => Ok((spec, resolution)),
+        Description::Space(_) => {
+            bail!("{file}: a space has no single network; give an architecture or a net.config")
+        }
+    }
+}

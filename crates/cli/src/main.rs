@@ -33,6 +33,8 @@ enum Command {
     Info(commands::info::InfoArgs),
     /// Build a network on a backend, check its parameters and run a forward pass.
     Check(commands::check::CheckArgs),
+    /// Draw a network as the paper draws it (SVG): blocks by kernel size and expansion.
+    Draw(commands::draw::DrawArgs),
     /// Convert between architecture text, architecture JSON and net.config.
     Convert(commands::convert::ConvertArgs),
     /// Compare a backend with a reference backend on one supernet step (parity check).
@@ -71,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => commands::info::run(args),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),
+        Command::Draw(args) => commands::draw::run(args),
         Command::Parity(args) => commands::parity::run(args, backend),
         Command::Sample(args) => commands::sample::run(args),
         Command::Backends => {

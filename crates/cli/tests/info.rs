@@ -122,3 +122,28 @@ fn a_backend_not_compiled_in_is_a_clear_error() {
         &["not compiled", "--features cuda"],
     );
 }
+
+#[test]
+fn draw_writes_one_box_per_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gpu.svg");
+    let o = out.display().to_string();
+    let net = common::repo_file("configs/nets/proxyless_gpu.json");
+    common::success(&["draw", &net, "--out", &o, "--title", "ProxylessNAS GPU"]);
+    let svg = std::fs::read_to_string(&out).unwrap();
+    // proxyless_gpu: the first block and 21 choice blocks, 5 of them skipped.
+    let mbconv = svg.matches("class=\"block mbconv\"").count();
+    let zero = svg.matches("class=\"block zero\"").count();
+    assert_eq!(mbconv + zero, 22, "{svg}");
+    assert!(zero > 0 && svg.contains(">MB6</text>") && svg.contains(">7x7</text>"));
+    assert!(svg.contains("ProxylessNAS GPU") && svg.contains(">7x7x1728</text>"));
+    common::failure(
+        &[
+            "draw",
+            &net,
+            "--out",
+            &dir.path().join("x.png").display().to_string(),
+        ],
+        &["x.png", "SVG"],
+    );
+}

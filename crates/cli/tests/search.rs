@@ -23,6 +23,7 @@ fn a_small_search_writes_a_complete_run_directory() {
         "final/architecture.json",
         "final/net.config",
         "final/summary.json",
+        "final/architecture.svg",
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }

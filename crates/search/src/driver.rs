@@ -8,6 +8,7 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_report::draw_network;
 use proxyless_space::{Architecture, CandidateCosts, SearchSpace, presets};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
 use proxyless_supernet::{ArchParams, Searchable, Supernet};
@@ -524,6 +525,10 @@ impl Search {
         )?;
         self.run
             .write("final/net.config", net.to_net_config_json().as_bytes())?;
+        let title = format!("{}: {text}", self.space.name);
+        if let Ok(svg) = draw_network(&net, self.space.input.resolution, &title) {
+            self.run.write("final/architecture.svg", svg.as_bytes())?;
+        }
         let summary = json!({
             "space": self.space.name, "architecture": text,
             "cost": cost.as_ref().map(|c| c.0), "cost_unit": cost.as_ref().map(|c| c.1.clone()),

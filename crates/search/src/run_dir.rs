@@ -7,7 +7,8 @@
 //! RUN/metrics.jsonl        one JSON object per logged step, architecture update and epoch
 //! RUN/alpha.jsonl          α and p of every block after each epoch
 //! RUN/checkpoints/epoch-N  supernet weights, weight optimiser state, α and search state
-//! RUN/final/               architecture.txt, architecture.json, net.config, summary.json
+//! RUN/final/               architecture.txt, architecture.json, architecture.svg (drawn),
+//!                          net.config, summary.json
 //! ```
 
 use std::fs::OpenOptions;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use proxyless_latency::{CostModel, LatencyTable};
@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::description::{self, Description};
+use crate::description;
 use crate::output::{print_stdout, utc_stamp, write_atomic};
 
 /// Latency tables: profile, predict, measure, validate.
@@ -226,23 +226,9 @@ fn profile(args: &ProfileArgs, backend: Backend) -> Result<()> {
     Ok(())
 }
 
-fn network(
-    file: &str,
-    space: Option<&str>,
-    resolution: Option<usize>,
-) -> Result<(proxyless_space::NetSpec, usize)> {
-    let description = description::read(file, space)?;
-    let resolution = resolution.unwrap_or_else(|| description.default_resolution());
-    match description {
-        Description::Net { spec, .. } => Ok((spec, resolution)),
-        Description::Space(_) => {
-            bail!("{file}: a space has no single network; give an architecture or a net.config")
-        }
-    }
-}
-
 fn predict(args: &PredictArgs) -> Result<()> {
-    let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
+    let (spec, resolution) =
+        description::network(&args.file, args.space.as_deref(), args.resolution)?;
     let table = table_with_fallback(&args.table, args.fallback)?;
     let ms = CostModel::Table(table).predict(&spec, resolution)?;
     let text = if args.json {
@@ -302,7 +288,8 @@ fn range(args: &RangeArgs) -> Result<()> {
 }
 
 fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
-    let (spec, resolution) = network(&args.file, args.space.as_deref(), args.resolution)?;
+    let (spec, resolution) =
+        description::network(&args.file, args.space.as_deref(), args.resolution)?;
     let settings = args.timing.settings(&backend.device()?)?;
     let m = measure_net(&spec, resolution, &backend.device()?, &settings);
     let text = if args.json {

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+pub mod draw;
 pub mod info;
 pub mod latency;
 pub mod parity;
