@@ -39,6 +39,8 @@ enum Command {
     Convert(commands::convert::ConvertArgs),
     /// Compare a backend with a reference backend on one supernet step (parity check).
     Parity(commands::parity::ParityArgs),
+    /// Write the HTML report of a search run: architecture, probabilities, curves, costs.
+    Report(commands::report::ReportArgs),
     /// Draw a random architecture of a space.
     Sample(commands::sample::SampleArgs),
     /// List the backends compiled into this binary.
@@ -75,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(args) => commands::convert::run(args),
         Command::Draw(args) => commands::draw::run(args),
         Command::Parity(args) => commands::parity::run(args, backend),
+        Command::Report(args) => commands::report::run(args),
         Command::Sample(args) => commands::sample::run(args),
         Command::Backends => {
             for b in Backend::compiled() {

@@ -27,6 +27,26 @@ fn a_small_search_writes_a_complete_run_directory() {
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
+    // The report: one heat-map group per choice block, every curve, the breakdown.
+    assert!(out.contains("report: "), "{out}");
+    let page = std::fs::read_to_string(run.join("report/index.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    assert_eq!(page.matches("class=\"heat-block\"").count(), 9);
+    for picture in [
+        "architecture.svg",
+        "probabilities.svg",
+        "loss.svg",
+        "accuracy.svg",
+        "entropy.svg",
+        "cost.svg",
+        "breakdown.svg",
+    ] {
+        assert!(run.join("report").join(picture).is_file(), "{picture}");
+        assert!(page.contains(&format!("id=\"{picture}\"")), "{picture}");
+    }
+    // `proxyless report` rewrites it.
+    let again = success(&["report", &r]);
+    assert!(again.trim().ends_with("index.html"), "{again}");
     // The derived network is a valid net.config of the space, and `info` reads it.
     let net = run.join("final/net.config").display().to_string();
     let info = success(&["info", &net, "--resolution", "28"]);

@@ -1,7 +1,10 @@
 //! Pictures of ProxylessNAS networks and runs, as self-contained SVG: no tensors, no fonts or
 //! scripts to fetch, so they open anywhere and tests can read their structure.
 //!
-//! - [`draw_network`]: a network as the paper draws it, one box per block.
+//! - [`draw_network`]: a network as the paper draws it, one box per block;
+//! - [`write_run_report`]: the HTML report of a search run (architecture, candidate
+//!   probabilities over the epochs, loss, accuracy, entropy and expected-cost curves, the cost
+//!   of each block, the configuration).
 //!
 //! ```
 //! use proxyless_report::draw_network;
@@ -13,7 +16,10 @@
 //! assert_eq!(svg.matches("class=\"block mbconv\"").count(), 10);
 //! ```
 
+mod charts;
 mod network;
+mod run;
 mod svg;
 
 pub use network::draw_network;
+pub use run::write_run_report;

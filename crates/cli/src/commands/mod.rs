@@ -6,5 +6,6 @@ pub mod draw;
 pub mod info;
 pub mod latency;
 pub mod parity;
+pub mod report;
 pub mod sample;
 pub mod search;

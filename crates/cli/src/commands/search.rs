@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use proxyless_report::write_run_report;
 use proxyless_search::{DEFAULT_CONFIG, Search, SearchConfig};
 
 use crate::backend::Backend;
@@ -87,6 +88,10 @@ pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
                 outcome.holdout_accuracy, outcome.seconds
             );
             println!("run directory: {}", outcome.run_dir.display());
+            match write_run_report(&outcome.run_dir) {
+                Ok(page) => println!("report: {}", page.display()),
+                Err(e) => eprintln!("warning: no report: {e}"),
+            }
         }
     }
     Ok(())
