@@ -1,6 +1,7 @@
 //! What the main job and the tests need from the system: Fashion-MNIST from Debian's
-//! `dataset-fashion-mnist` package, and a Vulkan driver (Mesa's software one,
-//! `mesa-vulkan-drivers`, when there is no GPU) for the wgpu tests. Each is installed with apt
+//! `dataset-fashion-mnist` package, a Vulkan driver (Mesa's software one,
+//! `mesa-vulkan-drivers`, when there is no GPU) for the wgpu tests, and Chromium for the
+//! report test. Each is installed with apt
 //! when missing and this is root; otherwise the error gives the command to run.
 
 use std::path::Path;
@@ -34,6 +35,26 @@ pub fn ensure_vulkan_driver() -> Result<(), String> {
         "no Vulkan driver for the wgpu tests (no ICD file under /usr/share/vulkan/icd.d or \
          /etc/vulkan/icd.d, and VK_DRIVER_FILES is unset)",
         "or run `cargo xtask test --cpu-only`",
+    )
+}
+
+/// Installs Debian's `chromium` (the report test opens reports in it) when no Chromium is on
+/// the PATH and `$CHROMIUM` is unset.
+pub fn ensure_chromium() -> Result<(), String> {
+    let found = std::env::var_os("CHROMIUM").is_some()
+        || ["chromium", "chromium-browser"].iter().any(|name| {
+            Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found {
+        return Ok(());
+    }
+    ensure_package(
+        "chromium",
+        "no Chromium for the report test (it opens a run's HTML report headless)",
+        "or set CHROMIUM to a Chromium binary",
     )
 }
 

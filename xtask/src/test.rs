@@ -8,6 +8,7 @@ use crate::cargo;
 /// compiled in beside the default `flex`, so the backend tests (parity) run on each.
 pub fn run(extra: &[String]) -> Result<(), String> {
     let cpu_only = extra.iter().any(|a| a == "--cpu-only");
+    crate::data::ensure_chromium()?;
     let rest: Vec<&str> = extra
         .iter()
         .map(String::as_str)

@@ -37,6 +37,7 @@ fn a_small_search_writes_a_complete_run_directory() {
         "probabilities.svg",
         "loss.svg",
         "accuracy.svg",
+        "holdout.svg",
         "entropy.svg",
         "cost.svg",
         "breakdown.svg",

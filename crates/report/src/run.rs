@@ -131,15 +131,23 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
     ));
     pictures.push((
         "accuracy.svg",
-        "Accuracy: training batches (sampled paths) and the held-out split (derived architecture)",
+        "Training accuracy per logged step (sampled paths)",
         line_chart(
-            "Accuracy",
-            "weight step / epoch",
+            "Training accuracy",
+            "weight step",
             "accuracy",
-            &[
-                series("train (per step)", at_step("accuracy")),
-                series("held-out (per epoch)", at_epoch("holdout_accuracy")),
-            ],
+            &[series("train", at_step("accuracy"))],
+            None,
+        ),
+    ));
+    pictures.push((
+        "holdout.svg",
+        "Held-out accuracy of the derived architecture (supernet weights) after each epoch",
+        line_chart(
+            "Held-out accuracy",
+            "epoch",
+            "accuracy",
+            &[series("held-out", at_epoch("holdout_accuracy"))],
             None,
         ),
     ));
