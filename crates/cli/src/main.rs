@@ -19,6 +19,13 @@ struct Cli {
     /// Backend for commands that run tensors (default: the first compiled in, flex first).
     #[arg(long, global = true, value_enum)]
     backend: Option<Backend>,
+    /// No progress bars or epoch lines (results and errors still print).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// More log lines: -v for progress details (info), -vv for debugging; `RUST_LOG`
+    /// overrides both.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,13 +55,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -70,8 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => Backend::default_compiled()?,
     };
     match &cli.command {
-        Command::Search(args) => commands::search::run(args, backend),
-        Command::Latency(args) => commands::latency::run(args, backend),
+        Command::Search(args) => commands::search::run(args, backend, cli.quiet),
+        Command::Latency(args) => commands::latency::run(args, backend, cli.quiet),
         Command::Info(args) => commands::info::run(args),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),

@@ -137,13 +137,19 @@ fn draw_writes_one_box_per_block() {
     assert_eq!(mbconv + zero, 22, "{svg}");
     assert!(zero > 0 && svg.contains(">MB6</text>") && svg.contains(">7x7</text>"));
     assert!(svg.contains("ProxylessNAS GPU") && svg.contains(">7x7x1728</text>"));
-    common::failure(
-        &[
-            "draw",
-            &net,
-            "--out",
-            &dir.path().join("x.png").display().to_string(),
-        ],
-        &["x.png", "SVG"],
-    );
+    // As PNG: twice the SVG's size, and not one colour.
+    let png = dir.path().join("gpu.png");
+    common::success(&["draw", &net, "--out", &png.display().to_string()]);
+    let image = image::open(&png).unwrap().to_rgb8();
+    let width: f64 = svg
+        .split("width=\"")
+        .nth(1)
+        .and_then(|w| w.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap();
+    assert_eq!(image.width(), 2 * width as u32);
+    let first = *image.get_pixel(0, 0);
+    assert!(image.pixels().filter(|p| **p != first).count() > 10_000);
+    let jpg = dir.path().join("x.jpg").display().to_string();
+    common::failure(&["draw", &net, "--out", &jpg], &["x.jpg", "SVG", "PNG"]);
 }

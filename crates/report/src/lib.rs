@@ -1,5 +1,6 @@
-//! Pictures of ProxylessNAS networks and runs, as self-contained SVG: no tensors, no fonts or
-//! scripts to fetch, so they open anywhere and tests can read their structure.
+//! Pictures of ProxylessNAS networks and runs, as self-contained SVG (no tensors, no fonts or
+//! scripts to fetch, so they open anywhere and tests can read their structure), or as PNG
+//! ([`svg_to_png`]).
 //!
 //! - [`draw_network`]: a network as the paper draws it, one box per block;
 //! - [`write_run_report`]: the HTML report of a search run (architecture, candidate
@@ -18,8 +19,10 @@
 
 mod charts;
 mod network;
+mod png;
 mod run;
 mod svg;
 
 pub use network::draw_network;
+pub use png::svg_to_png;
 pub use run::write_run_report;

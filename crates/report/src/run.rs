@@ -56,7 +56,7 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
         Some(t) => t.trim().to_string(),
         None => kind("epoch")
             .filter_map(|m| m["architecture"].as_str())
-            .last()
+            .next_back()
             .ok_or_else(|| format!("{}: no architecture yet (no epoch finished)", run.display()))?
             .to_string(),
     };

@@ -1,10 +1,10 @@
-//! `proxyless draw`: a network as the paper draws it (SVG).
+//! `proxyless draw`: a network as the paper draws it (SVG or PNG).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
-use proxyless_report::draw_network;
+use proxyless_report::{draw_network, svg_to_png};
 
 use crate::description;
 use crate::output::write_atomic;
@@ -23,26 +23,32 @@ pub struct DrawArgs {
     /// The title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
-    /// Where to write the picture (.svg), atomically.
+    /// Where to write the picture (.svg or .png, by its extension), atomically.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 /// Runs `draw`.
 pub fn run(args: &DrawArgs) -> Result<()> {
-    match args.out.extension().and_then(|e| e.to_str()) {
-        Some("svg") => {}
+    let png = match args.out.extension().and_then(|e| e.to_str()) {
+        Some("svg") => false,
+        Some("png") => true,
         other => bail!(
-            "{}: pictures are written as SVG (.svg){}",
+            "{}: pictures are written as SVG (.svg) or PNG (.png){}",
             args.out.display(),
-            other.map_or(String::new(), |e| format!("; .{e} is not supported"))
+            other.map_or(String::new(), |e| format!("; .{e} is neither"))
         ),
-    }
+    };
     let (spec, resolution) =
         description::network(&args.file, args.space.as_deref(), args.resolution)?;
     let title = args.title.clone().unwrap_or_else(|| args.file.clone());
     let svg = draw_network(&spec, resolution, &title).map_err(|e| anyhow!("{}: {e}", args.file))?;
-    write_atomic(&args.out, svg.as_bytes())?;
+    if png {
+        let bytes = svg_to_png(&svg, 2.0).map_err(|e| anyhow!("{}: {e}", args.out.display()))?;
+        write_atomic(&args.out, &bytes)?;
+    } else {
+        write_atomic(&args.out, svg.as_bytes())?;
+    }
     println!("{}", args.out.display());
     Ok(())
 }

@@ -172,13 +172,13 @@ struct ValidateArgs {
 }
 
 /// Runs `latency` on `backend`.
-pub fn run(args: &LatencyArgs, backend: Backend) -> Result<()> {
+pub fn run(args: &LatencyArgs, backend: Backend, quiet: bool) -> Result<()> {
     match &args.command {
-        LatencyCommand::Profile(a) => profile(a, backend),
+        LatencyCommand::Profile(a) => profile(a, backend, quiet),
         LatencyCommand::Range(a) => range(a),
         LatencyCommand::Predict(a) => predict(a),
         LatencyCommand::Measure(a) => measure(a, backend),
-        LatencyCommand::Validate(a) => validate(a, backend),
+        LatencyCommand::Validate(a) => validate(a, backend, quiet),
     }
 }
 
@@ -188,9 +188,10 @@ fn profile_table(
     backend: Backend,
     settings: &ProfileSettings,
     origin: &str,
+    quiet: bool,
 ) -> Result<LatencyTable> {
     let device = backend.device()?;
-    let bar = Progress::new(false).epoch("profile", 0);
+    let bar = Progress::new(quiet).epoch("profile", 0);
     let mut table = proxyless_profiler::profile_table(
         space,
         &device,
@@ -208,13 +209,14 @@ fn profile_table(
     Ok(table)
 }
 
-fn profile(args: &ProfileArgs, backend: Backend) -> Result<()> {
+fn profile(args: &ProfileArgs, backend: Backend, quiet: bool) -> Result<()> {
     let space = presets::resolve(&args.space)?;
     let table = profile_table(
         &space,
         backend,
         &args.timing.settings(&backend.device()?)?,
         &args.out.display().to_string(),
+        quiet,
     )?;
     write_atomic(&args.out, table.to_yaml().as_bytes())?;
     println!(
@@ -307,7 +309,7 @@ fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
     print_stdout(&text)
 }
 
-fn validate(args: &ValidateArgs, backend: Backend) -> Result<()> {
+fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
     ensure!(
         args.samples >= 2,
         "--samples: expected at least 2 architectures, got {}",
@@ -322,12 +324,13 @@ fn validate(args: &ValidateArgs, backend: Backend) -> Result<()> {
             backend,
             &settings,
             &format!("profile of {} on {backend}", space.name),
+            quiet,
         )?,
     };
     let model = CostModel::Table(table);
     let device = backend.device()?;
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let progress = Progress::new(false).epoch("measure", args.samples);
+    let progress = Progress::new(quiet).epoch("measure", args.samples);
     let mut predicted = Vec::new();
     let mut measured = Vec::new();
     for _ in 0..args.samples {

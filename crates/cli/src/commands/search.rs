@@ -32,16 +32,13 @@ pub struct SearchArgs {
     /// Stop after this many epochs in total (the run can be resumed later).
     #[arg(long)]
     pub stop_after: Option<usize>,
-    /// No progress bars or epoch lines.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// Runs `search` on `backend`.
-pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
+pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
     let device = backend.device()?;
     let search = match &args.resume {
-        Some(dir) => Search::resume(dir, &device, args.quiet)?,
+        Some(dir) => Search::resume(dir, &device, quiet)?,
         None => {
             let (text, origin) = match &args.config {
                 Some(path) => (
@@ -68,7 +65,7 @@ pub fn run(args: &SearchArgs, backend: Backend) -> Result<()> {
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{}-{}", config.space, utc_stamp()))
             });
-            Search::create(config, &out, &device, args.quiet)?
+            Search::create(config, &out, &device, quiet)?
         }
     };
     let dir = search.run_dir().to_path_buf();
