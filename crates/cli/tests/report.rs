@@ -31,6 +31,7 @@ fn headless(page: &Path, extra: &[&str]) -> std::process::Output {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-dev-shm-usage",
             "--hide-scrollbars",
             &format!("--user-data-dir={}", profile.path().display()),
         ])
