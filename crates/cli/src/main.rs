@@ -38,6 +38,8 @@ enum Command {
     Latency(commands::latency::LatencyArgs),
     /// Block table, parameters and MACs of a net.config, an architecture or a space.
     Info(commands::info::InfoArgs),
+    /// Benchmark search steps against the child network's training step.
+    Bench(commands::bench::BenchArgs),
     /// Build a network on a backend, check its parameters and run a forward pass.
     Check(commands::check::CheckArgs),
     /// Draw a network as the paper draws it (SVG): blocks by kernel size and expansion.
@@ -86,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => commands::search::run(args, backend, cli.quiet),
         Command::Latency(args) => commands::latency::run(args, backend, cli.quiet),
         Command::Info(args) => commands::info::run(args),
+        Command::Bench(args) => commands::bench::run(args, backend, cli.quiet),
         Command::Check(args) => commands::check::run(args, backend),
         Command::Convert(args) => commands::convert::run(args),
         Command::Draw(args) => commands::draw::run(args),

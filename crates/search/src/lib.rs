@@ -11,6 +11,7 @@
 //!   [`Searchable`](proxyless_supernet::Searchable) model, so models with their own choice
 //!   blocks are searched by the same code.
 
+pub mod bench;
 pub mod config;
 mod data;
 mod driver;

@@ -168,14 +168,15 @@ pub fn reinforce_step<M: Searchable>(
     rng: &mut impl Rng,
 ) -> ReinforceStats {
     let total = y.dims()[0] as f64;
+    // Scoring needs no gradient: no graph, so no activations kept per sample.
+    let model = model.clone().no_grad();
+    let x = x.detach();
     let mut drawn = Vec::with_capacity(samples);
     let mut rewards = Vec::with_capacity(samples);
     let mut accuracy_sum = 0.0;
     for _ in 0..samples {
         let active = arch.sample_paths(rng);
-        let logits = model
-            .forward_paths(x.clone(), &Paths::single(&active))
-            .detach();
+        let logits = model.forward_paths(x.clone(), &Paths::single(&active));
         let accuracy = correct(&logits, &y) as f64 / total;
         accuracy_sum += accuracy;
         let cost = costs.map(|(c, reference)| (c.of(&active), reference));

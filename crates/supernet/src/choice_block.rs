@@ -70,8 +70,17 @@ impl<M: Module + ModuleDisplay> ChoiceBlock<M> {
                     Tensor::<1>::from_floats(one_hot.as_slice(), &x.device()).require_grad();
                 let mut sum: Option<Tensor<D>> = None;
                 for (slot, &k) in path.involved.iter().enumerate() {
-                    let out = self.candidates[k].forward(x.clone());
-                    let out = if k == path.active { out } else { out.detach() };
+                    // Inactive outputs only weigh their gate: computed without a graph (no
+                    // gradient-tracked weights or input), so they hold no activations for a
+                    // backward pass that never reaches them.
+                    let out = if k == path.active {
+                        self.candidates[k].forward(x.clone())
+                    } else {
+                        self.candidates[k]
+                            .clone()
+                            .no_grad()
+                            .forward(x.clone().detach())
+                    };
                     let gate = gates.clone().narrow(0, slot, 1).reshape([1; D]);
                     let term = out * gate;
                     sum = Some(match sum {
@@ -91,7 +100,12 @@ impl<M: Module + ModuleDisplay> ChoiceBlock<M> {
                     probe.clone(),
                     x.clone().detach(),
                     out.clone().detach(),
-                    Box::new(move |k, input| block.candidates[k].forward(input)),
+                    Box::new(move |k, input| {
+                        block.candidates[k]
+                            .clone()
+                            .no_grad()
+                            .forward(input.detach())
+                    }),
                 );
                 out + probe
             }

@@ -1,0 +1,34 @@
+//! `proxyless bench` end to end on the tiny space: every case runs in its own process and the
+//! report holds them all, with the child step as the reference of the ratios.
+
+mod common;
+
+use common::{repo_file, success};
+
+#[test]
+fn bench_reports_every_case_against_the_child_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = out.display().to_string();
+    let tiny = repo_file("crates/search/tests/tiny.toml");
+    let printed = success(&[
+        "bench", "--space", &tiny, "--batch", "4", "--steps", "1", "--warmup", "0", "--out", &o,
+    ]);
+    assert!(printed.contains("| supernet weight step |"), "{printed}");
+    let reports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    let cases = reports[0]["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 6);
+    assert_eq!(cases[0]["name"], "child network step");
+    assert_eq!(cases[0]["time_ratio"].as_f64(), Some(1.0));
+    for case in cases {
+        assert!(case["median_ms"].as_f64().unwrap() > 0.0, "{case}");
+        assert!(case["images_per_second"].as_f64().unwrap() > 0.0, "{case}");
+    }
+    let markdown = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert_eq!(markdown.matches("| architecture step (").count(), 3);
+    common::failure(
+        &["bench", "--space", "fmnist@0", "--out", &o],
+        &["fmnist@0", "positive resolution"],
+    );
+}

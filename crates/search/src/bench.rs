@@ -1,0 +1,307 @@
+//! The cost of a search step against the cost of training one network: time, images per
+//! second and peak memory of the child network's training step, the supernet's weight step,
+//! the architecture step in each mode and REINFORCE, all on the same batch, as ratios to the
+//! child's step measured in the same run.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use proxyless_nn::ProxylessNet;
+use proxyless_space::{Architecture, SearchSpace};
+use proxyless_supernet::gradient::Baseline;
+use proxyless_supernet::{AdamSettings, ArchMode, ArchParams, Searchable, Supernet};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+use crate::config::WeightsConfig;
+use crate::steps::{arch_step, reinforce_step, weight_step};
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchSettings {
+    /// Images per step.
+    pub batch: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Seed of the architecture, the paths and the batch.
+    pub seed: u64,
+}
+
+/// One measured step kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchCase {
+    /// What was timed.
+    pub name: String,
+    /// Median step time.
+    pub median_ms: f64,
+    /// Mean step time.
+    pub mean_ms: f64,
+    /// `batch / median`.
+    pub images_per_second: f64,
+    /// Peak resident memory of the process during the case (MiB; Linux only), counted from a
+    /// reset just before its batch and model were built.
+    pub peak_rss_mib: Option<f64>,
+    /// `median_ms` over the child step's.
+    pub time_ratio: f64,
+    /// `peak_rss_mib` over the child step's.
+    pub memory_ratio: Option<f64>,
+}
+
+/// Every case of one space on one device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// The space.
+    pub space: String,
+    /// Input side.
+    pub resolution: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Timed steps per case.
+    pub steps: usize,
+    /// The device.
+    pub device: String,
+    /// The child network's architecture (also the weight step's path).
+    pub architecture: String,
+    /// The cases, the child step first.
+    pub cases: Vec<BenchCase>,
+}
+
+impl BenchReport {
+    /// A Markdown table of the cases.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "`{}` at {}x{}, batch {}, {} ({} timed steps; child `{}`)\n\n\
+             | step | median ms | images/s | peak RSS MiB | time / child | memory / child |\n\
+             | --- | --- | --- | --- | --- | --- |\n",
+            self.space,
+            self.resolution,
+            self.resolution,
+            self.batch,
+            self.device,
+            self.steps,
+            self.architecture
+        );
+        for c in &self.cases {
+            out.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {} | {:.2} | {} |\n",
+                c.name,
+                c.median_ms,
+                c.images_per_second,
+                c.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
+                c.time_ratio,
+                c.memory_ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            ));
+        }
+        out
+    }
+}
+
+/// Resets the process's peak resident memory (Linux: `/proc/self/clear_refs`); false where
+/// that is not possible.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The process's peak resident memory since the last reset, in MiB (Linux: `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Times `step` (after `warmup` untimed calls), each call ending with a device sync.
+fn time_steps(device: &Device, settings: &BenchSettings, mut step: impl FnMut()) -> Vec<f64> {
+    let sync = || device.sync().expect("the device finishes its work");
+    for _ in 0..settings.warmup {
+        step();
+        sync();
+    }
+    (0..settings.steps.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            sync();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+/// The cases, in the order they run; the child network's step comes first and is the
+/// reference of the ratios.
+pub const CASES: [&str; 6] = [
+    "child network step",
+    "supernet weight step",
+    "architecture step (two)",
+    "architecture step (full)",
+    "architecture step (full_v2)",
+    "REINFORCE update (4 samples)",
+];
+
+/// What one case measured: its step times (ms) and the process's peak memory (MiB).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CaseTimes {
+    /// Timed steps, in milliseconds.
+    pub times_ms: Vec<f64>,
+    /// Peak resident memory since the case began (Linux), MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The child architecture of a run: drawn from `seed`, with its candidate indices.
+fn child(space: &SearchSpace, seed: u64) -> (Architecture, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let arch = Architecture::random(space, &mut rng);
+    let choices = space
+        .choice_blocks()
+        .iter()
+        .zip(arch.choices())
+        .map(|(b, c)| b.candidates.iter().position(|x| x == c).unwrap_or(0))
+        .collect();
+    (arch, choices)
+}
+
+/// Runs case `index` of [`CASES`] for `space` at its resolution on `device` (an inference
+/// device; the steps use its autodiff version). For a peak memory of the case alone, run each
+/// case in a fresh process (as `proxyless bench` does): memory freed by one case can stay
+/// resident in the process.
+///
+/// # Panics
+/// If `index` is not below `CASES.len()`.
+pub fn run_case(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &BenchSettings,
+    index: usize,
+) -> CaseTimes {
+    let device_ad = device.clone().autodiff();
+    device_ad.seed(settings.seed);
+    let (arch, choices) = child(space, settings.seed);
+    let mut rng = StdRng::seed_from_u64(settings.seed + 1);
+    let shape = [
+        settings.batch,
+        space.input.channels,
+        space.input.resolution,
+        space.input.resolution,
+    ];
+    let resettable = reset_peak_rss();
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device_ad);
+    let labels: Vec<i64> = (0..settings.batch)
+        .map(|i| (i % space.classes) as i64)
+        .collect();
+    let y = Tensor::<1, Int>::from_ints(labels.as_slice(), &device_ad);
+    let batch = || (x.clone(), y.clone());
+    let weights = WeightsConfig::default();
+    let arch_mode = |i: usize| [ArchMode::Two, ArchMode::Full, ArchMode::FullV2][i - 2];
+    let times = match index {
+        0 => {
+            let mut net = Some(ProxylessNet::new(&arch.to_net_spec(space), &device_ad));
+            let mut optim = weights.optimizer();
+            time_steps(device, settings, || {
+                let model = net.take().expect("the model is put back after each step");
+                let logits = model.forward(x.clone());
+                let loss = CrossEntropyLossConfig::new()
+                    .with_smoothing(Some(0.1))
+                    .init(&device_ad)
+                    .forward(logits, y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                net = Some(optim.step(0.05, model, grads));
+            })
+        }
+        1 => {
+            let mut net = Some(Supernet::new(space, &device_ad));
+            let mut optim = weights.optimizer();
+            time_steps(device, settings, || {
+                let model = net.take().expect("the model is put back after each step");
+                let (model, _) = weight_step(model, &mut optim, 0.05, &choices, batch(), 0.1);
+                net = Some(model);
+            })
+        }
+        2..=4 => {
+            let net = Supernet::new(space, &device_ad);
+            let mut params = ArchParams::new(
+                net.zero_candidates(),
+                1e-3,
+                AdamSettings::default(),
+                &mut rng,
+            );
+            let mode = arch_mode(index);
+            time_steps(device, settings, || {
+                arch_step(&net, &mut params, mode, None, batch(), &mut rng);
+            })
+        }
+        5 => {
+            let net = Supernet::new(space, &device_ad);
+            let mut params = ArchParams::new(
+                net.zero_candidates(),
+                1e-3,
+                AdamSettings::default(),
+                &mut rng,
+            );
+            let mut baseline = Baseline::new(0.99);
+            time_steps(device, settings, || {
+                reinforce_step(
+                    &net,
+                    &mut params,
+                    &mut baseline,
+                    None,
+                    0.0,
+                    4,
+                    batch(),
+                    &mut rng,
+                );
+            })
+        }
+        other => panic!("no bench case {other}; there are {}", CASES.len()),
+    };
+    CaseTimes {
+        times_ms: times,
+        peak_rss_mib: resettable.then(peak_rss_mib).flatten(),
+    }
+}
+
+/// The report of `space` from the measurements of every case, in [`CASES`] order.
+pub fn summarize(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &BenchSettings,
+    measured: &[CaseTimes],
+) -> BenchReport {
+    let median = |t: &[f64]| {
+        let mut s = t.to_vec();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    let child_ms = median(&measured[0].times_ms);
+    let child_peak = measured[0].peak_rss_mib;
+    let cases = CASES
+        .iter()
+        .zip(measured)
+        .map(|(name, m)| {
+            let ms = median(&m.times_ms);
+            BenchCase {
+                name: name.to_string(),
+                median_ms: ms,
+                mean_ms: m.times_ms.iter().sum::<f64>() / m.times_ms.len() as f64,
+                images_per_second: settings.batch as f64 / (ms / 1e3),
+                peak_rss_mib: m.peak_rss_mib,
+                time_ratio: ms / child_ms,
+                memory_ratio: m.peak_rss_mib.zip(child_peak).map(|(p, c)| p / c),
+            }
+        })
+        .collect();
+    BenchReport {
+        space: space.name.clone(),
+        resolution: space.input.resolution,
+        batch: settings.batch,
+        steps: settings.steps,
+        device: format!("{device:?}"),
+        architecture: child(space, settings.seed).0.to_text(space),
+        cases,
+    }
+}
