@@ -116,6 +116,27 @@ fn resolve_relative(name: &str, file: &Path) -> Result<SearchSpace> {
     Ok(presets::resolve(name)?)
 }
 
+/// A network named on the command line: a net.config or an architecture, the space of an
+/// architecture in text form, and the input side.
+#[derive(Debug, clap::Args)]
+pub struct NetworkArgs {
+    /// A net.config or an architecture (JSON, or text with --space).
+    pub file: String,
+    /// The space of an architecture in text form (preset name or .toml file).
+    #[arg(long)]
+    pub space: Option<String>,
+    /// Input side (default: the space's; 224 for a net.config).
+    #[arg(long)]
+    pub resolution: Option<usize>,
+}
+
+impl NetworkArgs {
+    /// The network and its input side.
+    pub fn load(&self) -> Result<(NetSpec, usize)> {
+        network(&self.file, self.space.as_deref(), self.resolution)
+    }
+}
+
 /// The network of an architecture or a net.config (a space is an error), and the resolution:
 /// `resolution` or the description's default.
 pub fn network(

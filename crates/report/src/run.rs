@@ -274,20 +274,19 @@ fn page(
     let (wide, small): (Vec<_>, Vec<_>) = pictures
         .iter()
         .partition(|(file, _, _)| matches!(*file, "architecture.svg" | "probabilities.svg"));
-    for (file, caption, svg) in wide {
+    let figure = |html: &mut String, (file, caption, svg): &(&str, &str, String)| {
         let _ = writeln!(
             html,
             "<figure id=\"{file}\">{svg}<figcaption>{}</figcaption></figure>",
             escape(caption)
         );
+    };
+    for picture in wide {
+        figure(&mut html, picture);
     }
     html.push_str("<div class=\"row\">\n");
-    for (file, caption, svg) in small {
-        let _ = writeln!(
-            html,
-            "<figure id=\"{file}\">{svg}<figcaption>{}</figcaption></figure>",
-            escape(caption)
-        );
+    for picture in small {
+        figure(&mut html, picture);
     }
     html.push_str("</div>\n");
     let _ = writeln!(

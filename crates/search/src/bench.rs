@@ -166,6 +166,17 @@ fn child(space: &SearchSpace, seed: u64) -> (Architecture, Vec<usize>) {
     (arch, choices)
 }
 
+/// A supernet of `space` on `device` and its α, initialised as a search does.
+fn supernet_and_alpha(
+    space: &SearchSpace,
+    device: &Device,
+    rng: &mut StdRng,
+) -> (Supernet, ArchParams) {
+    let net = Supernet::new(space, device);
+    let params = ArchParams::new(net.zero_candidates(), 1e-3, AdamSettings::default(), rng);
+    (net, params)
+}
+
 /// Runs case `index` of [`CASES`] for `space` at its resolution on `device` (an inference
 /// device; the steps use its autodiff version). For a peak memory of the case alone, run each
 /// case in a fresh process (as `proxyless bench` does): memory freed by one case can stay
@@ -223,26 +234,14 @@ pub fn run_case(
             })
         }
         2..=4 => {
-            let net = Supernet::new(space, &device_ad);
-            let mut params = ArchParams::new(
-                net.zero_candidates(),
-                1e-3,
-                AdamSettings::default(),
-                &mut rng,
-            );
+            let (net, mut params) = supernet_and_alpha(space, &device_ad, &mut rng);
             let mode = arch_mode(index);
             time_steps(device, settings, || {
                 arch_step(&net, &mut params, mode, None, batch(), &mut rng);
             })
         }
         5 => {
-            let net = Supernet::new(space, &device_ad);
-            let mut params = ArchParams::new(
-                net.zero_candidates(),
-                1e-3,
-                AdamSettings::default(),
-                &mut rng,
-            );
+            let (net, mut params) = supernet_and_alpha(space, &device_ad, &mut rng);
             let mut baseline = Baseline::new(0.99);
             time_steps(device, settings, || {
                 reinforce_step(

@@ -12,14 +12,8 @@ use crate::output::write_atomic;
 /// Draw a network: one box per block, width by kernel size, colour by expansion ratio.
 #[derive(Debug, Args)]
 pub struct DrawArgs {
-    /// A net.config or an architecture (JSON, or text with --space).
-    pub file: String,
-    /// The space of an architecture in text form.
-    #[arg(long)]
-    pub space: Option<String>,
-    /// Input side for the feature sizes (default: the space's; 224 for a net.config).
-    #[arg(long)]
-    pub resolution: Option<usize>,
+    #[command(flatten)]
+    pub network: description::NetworkArgs,
     /// The title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
@@ -39,10 +33,13 @@ pub fn run(args: &DrawArgs) -> Result<()> {
             other.map_or(String::new(), |e| format!("; .{e} is neither"))
         ),
     };
-    let (spec, resolution) =
-        description::network(&args.file, args.space.as_deref(), args.resolution)?;
-    let title = args.title.clone().unwrap_or_else(|| args.file.clone());
-    let svg = draw_network(&spec, resolution, &title).map_err(|e| anyhow!("{}: {e}", args.file))?;
+    let (spec, resolution) = args.network.load()?;
+    let title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| args.network.file.clone());
+    let svg = draw_network(&spec, resolution, &title)
+        .map_err(|e| anyhow!("{}: {e}", args.network.file))?;
     if png {
         let bytes = svg_to_png(&svg, 2.0).map_err(|e| anyhow!("{}: {e}", args.out.display()))?;
         write_atomic(&args.out, &bytes)?;

@@ -93,17 +93,11 @@ struct ProfileArgs {
 
 #[derive(Debug, Args)]
 struct PredictArgs {
-    /// A net.config or an architecture (JSON or text).
-    file: String,
-    /// The space of an architecture in text form.
-    #[arg(long)]
-    space: Option<String>,
+    #[command(flatten)]
+    network: description::NetworkArgs,
     /// The table: a named one (`pixel1`) or a YAML file.
     #[arg(long)]
     table: String,
-    /// Input side (default: the space's; 224 for a net.config).
-    #[arg(long)]
-    resolution: Option<usize>,
     /// Predict MBConv blocks the table lacks by a linear fit of its entries (MACs and
     /// activation sizes) instead of failing on the first missing key.
     #[arg(long)]
@@ -132,14 +126,8 @@ struct RangeArgs {
 
 #[derive(Debug, Args)]
 struct MeasureArgs {
-    /// A net.config or an architecture (JSON or text).
-    file: String,
-    /// The space of an architecture in text form.
-    #[arg(long)]
-    space: Option<String>,
-    /// Input side (default: the space's; 224 for a net.config).
-    #[arg(long)]
-    resolution: Option<usize>,
+    #[command(flatten)]
+    network: description::NetworkArgs,
     #[command(flatten)]
     timing: TimingArgs,
     /// Print `{"latency_ms": ...}`.
@@ -229,8 +217,7 @@ fn profile(args: &ProfileArgs, backend: Backend, quiet: bool) -> Result<()> {
 }
 
 fn predict(args: &PredictArgs) -> Result<()> {
-    let (spec, resolution) =
-        description::network(&args.file, args.space.as_deref(), args.resolution)?;
+    let (spec, resolution) = args.network.load()?;
     let table = table_with_fallback(&args.table, args.fallback)?;
     let ms = CostModel::Table(table).predict(&spec, resolution)?;
     let text = if args.json {
@@ -239,7 +226,10 @@ fn predict(args: &PredictArgs) -> Result<()> {
             json!({"latency_ms": ms, "resolution": resolution, "table": args.table})
         )
     } else {
-        format!("{}: predicted {ms:.4} ms ({})\n", args.file, args.table)
+        format!(
+            "{}: predicted {ms:.4} ms ({})\n",
+            args.network.file, args.table
+        )
     };
     print_stdout(&text)
 }
@@ -290,8 +280,7 @@ fn range(args: &RangeArgs) -> Result<()> {
 }
 
 fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
-    let (spec, resolution) =
-        description::network(&args.file, args.space.as_deref(), args.resolution)?;
+    let (spec, resolution) = args.network.load()?;
     let settings = args.timing.settings(&backend.device()?)?;
     let m = measure_net(&spec, resolution, &backend.device()?, &settings);
     let text = if args.json {
@@ -303,7 +292,7 @@ fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
     } else {
         format!(
             "{}: {:.4} ms mean, {:.4} ms median, std {:.4} over {} runs (batch {}, {backend})\n",
-            args.file, m.mean, m.median, m.std, m.count, settings.batch
+            args.network.file, m.mean, m.median, m.std, m.count, settings.batch
         )
     };
     print_stdout(&text)
