@@ -281,8 +281,9 @@ fn range(args: &RangeArgs) -> Result<()> {
 
 fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
     let (spec, resolution) = args.network.load()?;
-    let settings = args.timing.settings(&backend.device()?)?;
-    let m = measure_net(&spec, resolution, &backend.device()?, &settings);
+    let device = backend.device()?;
+    let settings = args.timing.settings(&device)?;
+    let m = measure_net(&spec, resolution, &device, &settings);
     let text = if args.json {
         format!(
             "{}\n",
@@ -305,7 +306,8 @@ fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
         args.samples
     );
     let space = presets::resolve(&args.space)?;
-    let settings = args.timing.settings(&backend.device()?)?;
+    let device = backend.device()?;
+    let settings = args.timing.settings(&device)?;
     let table = match &args.table {
         Some(t) => LatencyTable::resolve(t)?,
         None => profile_table(
@@ -317,7 +319,6 @@ fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
         )?,
     };
     let model = CostModel::Table(table);
-    let device = backend.device()?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let progress = Progress::new(quiet).epoch("measure", args.samples);
     let mut predicted = Vec::new();
