@@ -95,6 +95,16 @@ struct ProfileArgs {
 struct PredictArgs {
     #[command(flatten)]
     network: description::NetworkArgs,
+    #[command(flatten)]
+    table: TableArgs,
+    /// Print `{"latency_ms": ...}`.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A latency table named on the command line, and whether to fill its gaps by a fit.
+#[derive(Debug, Args)]
+struct TableArgs {
     /// The table: a named one (`pixel1`) or a YAML file.
     #[arg(long)]
     table: String,
@@ -102,9 +112,6 @@ struct PredictArgs {
     /// activation sizes) instead of failing on the first missing key.
     #[arg(long)]
     fallback: bool,
-    /// Print `{"latency_ms": ...}`.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -112,13 +119,8 @@ struct RangeArgs {
     /// The space: a preset name or a .toml file.
     #[arg(long)]
     space: String,
-    /// The table: a named one (`pixel1`) or a YAML file.
-    #[arg(long)]
-    table: String,
-    /// Predict MBConv blocks the table lacks by a linear fit of its entries (MACs and
-    /// activation sizes) instead of failing on the first missing key.
-    #[arg(long)]
-    fallback: bool,
+    #[command(flatten)]
+    table: TableArgs,
     /// Print `{"min_ms": ..., "max_ms": ..., ...}`.
     #[arg(long)]
     json: bool,
@@ -218,49 +220,51 @@ fn profile(args: &ProfileArgs, backend: Backend, quiet: bool) -> Result<()> {
 
 fn predict(args: &PredictArgs) -> Result<()> {
     let (spec, resolution) = args.network.load()?;
-    let table = table_with_fallback(&args.table, args.fallback)?;
+    let table = args.table.load()?;
     let ms = CostModel::Table(table).predict(&spec, resolution)?;
     let text = if args.json {
         format!(
             "{}\n",
-            json!({"latency_ms": ms, "resolution": resolution, "table": args.table})
+            json!({"latency_ms": ms, "resolution": resolution, "table": args.table.table})
         )
     } else {
         format!(
             "{}: predicted {ms:.4} ms ({})\n",
-            args.network.file, args.table
+            args.network.file, args.table.table
         )
     };
     print_stdout(&text)
 }
 
-/// The table of `--table`, with the fitted fallback when `--fallback` asks for it.
-fn table_with_fallback(name: &str, fallback: bool) -> Result<LatencyTable> {
-    let table = LatencyTable::resolve(name)?;
-    if !fallback {
-        return Ok(table);
+impl TableArgs {
+    /// The table, with the fitted fallback when `--fallback` asks for it.
+    fn load(&self) -> Result<LatencyTable> {
+        let table = LatencyTable::resolve(&self.table)?;
+        if !self.fallback {
+            return Ok(table);
+        }
+        let table = table.with_fitted_fallback()?;
+        if let Some(fit) = table.fallback() {
+            eprintln!(
+                "fallback: ms = {:.4} + {:.4}/MMAC + {:.4}/M elements, fitted to {} blocks (MAPE {:.1}%)",
+                fit.coefficients[0],
+                fit.coefficients[1],
+                fit.coefficients[2],
+                fit.entries,
+                fit.mape * 100.0
+            );
+        }
+        Ok(table)
     }
-    let table = table.with_fitted_fallback()?;
-    if let Some(fit) = table.fallback() {
-        eprintln!(
-            "fallback: ms = {:.4} + {:.4}/MMAC + {:.4}/M elements, fitted to {} blocks (MAPE {:.1}%)",
-            fit.coefficients[0],
-            fit.coefficients[1],
-            fit.coefficients[2],
-            fit.entries,
-            fit.mape * 100.0
-        );
-    }
-    Ok(table)
 }
 
 fn range(args: &RangeArgs) -> Result<()> {
     let space = presets::resolve(&args.space)?;
-    let table = table_with_fallback(&args.table, args.fallback)?;
+    let table = args.table.load()?;
     let costs = CostModel::Table(table).candidate_costs(&space)?;
     let (cheapest, dearest) = (costs.cheapest(), costs.dearest());
     let text_of = |indices: &[usize]| -> Result<String> {
-        Ok(Architecture::from_indices(&space, indices, &args.table)?.to_text(&space))
+        Ok(Architecture::from_indices(&space, indices, &args.table.table)?.to_text(&space))
     };
     let (cheapest, dearest) = (text_of(&cheapest)?, text_of(&dearest)?);
     let (low, high) = (costs.of(&costs.cheapest()), costs.of(&costs.dearest()));
@@ -268,12 +272,12 @@ fn range(args: &RangeArgs) -> Result<()> {
         format!(
             "{}\n",
             json!({"min_ms": low, "max_ms": high, "cheapest": cheapest,
-                   "dearest": dearest, "table": args.table, "space": space.name})
+                   "dearest": dearest, "table": args.table.table, "space": space.name})
         )
     } else {
         format!(
             "{} on {}: {low:.4} ms ({}) to {high:.4} ms ({})\n",
-            space.name, args.table, cheapest, dearest
+            space.name, args.table.table, cheapest, dearest
         )
     };
     print_stdout(&text)
