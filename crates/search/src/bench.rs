@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use proxyless_nn::ProxylessNet;
+use proxyless_profiler::Measurement;
 use proxyless_space::{Architecture, SearchSpace};
 use proxyless_supernet::gradient::Baseline;
 use proxyless_supernet::{AdamSettings, ArchMode, ArchParams, Searchable, Supernet};
@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::config::WeightsConfig;
-use crate::steps::{arch_step, reinforce_step, weight_step};
+use crate::steps::{arch_step, cross_entropy, reinforce_step, weight_step};
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,10 +216,7 @@ pub fn run_case(
             time_steps(device, settings, || {
                 let model = net.take().expect("the model is put back after each step");
                 let logits = model.forward(x.clone());
-                let loss = CrossEntropyLossConfig::new()
-                    .with_smoothing(Some(0.1))
-                    .init(&device_ad)
-                    .forward(logits, y.clone());
+                let loss = cross_entropy(logits, y.clone(), 0.1);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 net = Some(optim.step(0.05, model, grads));
             })
@@ -271,22 +268,19 @@ pub fn summarize(
     settings: &BenchSettings,
     measured: &[CaseTimes],
 ) -> BenchReport {
-    let median = |t: &[f64]| {
-        let mut s = t.to_vec();
-        s.sort_by(f64::total_cmp);
-        s[s.len() / 2]
-    };
-    let child_ms = median(&measured[0].times_ms);
+    let summary = |t: &[f64]| Measurement::from_samples(t).expect("every case times a step");
+    let child_ms = summary(&measured[0].times_ms).median;
     let child_peak = measured[0].peak_rss_mib;
     let cases = CASES
         .iter()
         .zip(measured)
         .map(|(name, m)| {
-            let ms = median(&m.times_ms);
+            let times = summary(&m.times_ms);
+            let ms = times.median;
             BenchCase {
                 name: name.to_string(),
                 median_ms: ms,
-                mean_ms: m.times_ms.iter().sum::<f64>() / m.times_ms.len() as f64,
+                mean_ms: times.mean,
                 images_per_second: settings.batch as f64 / (ms / 1e3),
                 peak_rss_mib: m.peak_rss_mib,
                 time_ratio: ms / child_ms,

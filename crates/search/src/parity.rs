@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::steps::weight_step;
+use crate::steps::{cross_entropy, weight_step};
 
 /// What [`compare_backends`] runs.
 #[derive(Debug, Clone)]
@@ -320,7 +320,7 @@ fn run_on(device: &Device, inputs: &Inputs) -> Outcome {
     let model = model_on(inputs, &device);
     let (x, y) = tensors(inputs, &device);
     let logits = model.forward_paths(x, &Paths::single(inputs.path));
-    let loss = cross_entropy(logits.clone(), y);
+    let loss = cross_entropy(logits.clone(), y, 0.0);
     let grads = loss.backward();
     let mut grad_reader = ReadParams {
         prefix: Vec::new(),
@@ -384,7 +384,7 @@ fn arch_gradients(
     let model = model_on(inputs, device);
     let (x, y) = tensors(inputs, device);
     let paths = Paths::arch(sampled.to_vec(), mode);
-    let loss = cross_entropy(model.forward_paths(x, &paths), y);
+    let loss = cross_entropy(model.forward_paths(x, &paths), y, 0.0);
     let grads = loss.backward();
     let gates = paths.gate_gradients(&grads);
     let alpha = arch_step_grads(inputs.arch, sampled, &gates, 1.0, None);
@@ -398,12 +398,6 @@ fn arch_gradients(
         .filter_map(|(b, g)| g.map(|g| (format!("block {b}"), g)))
         .collect();
     (gates, alpha)
-}
-
-fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>) -> Tensor<1> {
-    burn::nn::loss::CrossEntropyLossConfig::new()
-        .init(&logits.device())
-        .forward(logits, y)
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {

@@ -37,7 +37,8 @@ fn correct(logits: &Tensor<2>, y: &Tensor<1, Int>) -> usize {
     predicted.equal(y.clone()).int().sum().into_scalar::<i64>() as usize
 }
 
-fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>, smoothing: f32) -> Tensor<1> {
+/// Mean cross-entropy of `logits` against `y`, label-smoothed by `smoothing` when above 0.
+pub(crate) fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>, smoothing: f32) -> Tensor<1> {
     let smoothing = (smoothing > 0.0).then_some(smoothing);
     CrossEntropyLossConfig::new()
         .with_smoothing(smoothing)
