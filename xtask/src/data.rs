@@ -2,7 +2,9 @@
 //! `dataset-fashion-mnist` package, a Vulkan driver (Mesa's software one,
 //! `mesa-vulkan-drivers`, when there is no GPU) for the wgpu tests, and Chromium for the
 //! report test. Each is installed with apt
-//! when missing and this is root; otherwise the error gives the command to run.
+//! when missing and this is root; otherwise the error gives the command to run. PyTorch
+//! (`torch==2.9.0` and `safetensors`, from PyPI) for the parity tests against the independent
+//! PyTorch implementation is installed with pip as root, and otherwise those tests skip.
 
 use std::path::Path;
 use std::process::Command;
@@ -58,6 +60,43 @@ pub fn ensure_chromium() -> Result<(), String> {
     )
 }
 
+/// The PyTorch the parity tests use; `tch` needs exactly this version too.
+pub const TORCH: &str = "torch==2.9.0";
+
+/// Whether `python3` imports torch and safetensors, installing them with pip first when
+/// they are missing and this is root. Without them the PyTorch parity tests skip.
+pub fn ensure_pytorch() -> bool {
+    let python = std::env::var("PROXYLESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let importable = || {
+        Command::new(&python)
+            .args(["-c", "import torch, safetensors"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if importable() {
+        return true;
+    }
+    if !is_root() {
+        eprintln!(
+            "xtask: {python} cannot import torch and safetensors, so the PyTorch parity tests skip; install them with `{python} -m pip install {TORCH} safetensors numpy`"
+        );
+        return false;
+    }
+    eprintln!("xtask: installing {TORCH} and safetensors with pip for the PyTorch parity tests");
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", TORCH, "safetensors", "numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && importable()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 /// Whether a Vulkan driver (ICD) is installed or named.
 fn has_vulkan_driver() -> bool {
     let named = ["VK_DRIVER_FILES", "VK_ICD_FILENAMES"]
@@ -76,10 +115,7 @@ fn has_vulkan_driver() -> bool {
 /// command to run and the `alternative`.
 fn ensure_package(package: &str, why: &str, alternative: &str) -> Result<(), String> {
     let command = format!("apt-get install -y {package}");
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let is_root = is_root();
     let has_apt = Path::new("/usr/bin/apt-get").is_file();
     if !(is_root && has_apt) {
         return Err(format!(

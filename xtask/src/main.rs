@@ -10,6 +10,8 @@
 //! - `cargo xtask search [--backend B] [args]`: the main job; with no `--config`, `--data` or
 //!   `--resume` it searches the default space on Fashion-MNIST, installing Debian's
 //!   `dataset-fashion-mnist` first when it is missing (as root with apt);
+//! - `cargo xtask train [--backend B] [args]`: trains the network of the newest search run in
+//!   `runs/` from scratch on its data set (Fashion-MNIST by default) with the paper's recipe;
 //! - `cargo xtask <proxyless command> [--backend B] [args]`: builds the `proxyless` binary with
 //!   the backend's Cargo feature and runs the command on that backend, for example
 //!   `cargo xtask info configs/nets/proxyless_gpu.json` or
@@ -51,6 +53,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
   search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
+  train [--backend B] [args]  train the newest search's network from scratch on its data
   test [--cpu-only] [cargo test args]
                              run the tests on the flex, ndarray and wgpu backends (wgpu on a
                              software Vulkan driver without a GPU; --cpu-only leaves it out)

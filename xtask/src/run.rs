@@ -21,9 +21,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let feature = backend::feature(&backend_name)?;
-    let uses_default_data = rest.first().is_some_and(|c| c == "search")
+    let uses_default_data = rest.first().is_some_and(|c| c == "search" || c == "train")
         && !rest.iter().any(|a| {
-            ["--config", "--data", "--resume"].contains(&a.split('=').next().unwrap_or(""))
+            ["--config", "--data", "--dataset", "--resume"]
+                .contains(&a.split('=').next().unwrap_or(""))
         });
     if uses_default_data {
         crate::data::ensure_fashion_mnist()?;

@@ -1,6 +1,8 @@
 //! `cargo xtask test [--cpu-only] [cargo test args]`: the whole suite, built once with every
 //! backend CI covers: flex (the default), ndarray and wgpu. Without a GPU, wgpu runs on Mesa's
-//! software Vulkan driver (Debian: `mesa-vulkan-drivers`).
+//! software Vulkan driver (Debian: `mesa-vulkan-drivers`). With PyTorch importable (installed
+//! as root when missing), the parity tests against PyTorch must run: they fail rather than
+//! skip.
 
 use crate::cargo;
 
@@ -20,7 +22,11 @@ pub fn run(extra: &[String]) -> Result<(), String> {
         crate::data::ensure_vulkan_driver()?;
         "proxyless-cli/ndarray,proxyless-cli/wgpu"
     };
+    let mut envs = crate::backend::run_env("wgpu");
+    if crate::data::ensure_pytorch() {
+        envs.push(("PROXYLESS_REQUIRE_TORCH", "1".into()));
+    }
     let mut args = vec!["test", "--workspace", "--features", features];
     args.extend(rest);
-    cargo::run(&args, &crate::backend::run_env("wgpu"))
+    cargo::run(&args, &envs)
 }

@@ -5,15 +5,32 @@ use std::path::{Path, PathBuf};
 use crate::{backend::BACKENDS, cargo};
 
 /// Library crates built on Burn: none of them may enable a Burn backend feature.
-const BURN_LIBRARY_CRATES: [&str; 4] = [
+const BURN_LIBRARY_CRATES: [&str; 6] = [
     "proxyless-nn",
     "proxyless-supernet",
     "proxyless-search",
     "proxyless-profiler",
+    "proxyless-train",
+    "proxyless-pytorch",
 ];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 8] = [
+const FORBIDDEN: [(&str, &str, &str); 11] = [
+    (
+        "proxyless-train",
+        "proxyless-supernet",
+        "training a fixed network knows nothing of the supernet",
+    ),
+    (
+        "proxyless-train",
+        "proxyless-search",
+        "the search builds on training, not the reverse",
+    ),
+    (
+        "proxyless-pytorch",
+        "proxyless-train",
+        "weight files know nothing of training",
+    ),
     (
         "proxyless-report",
         "burn",

@@ -34,6 +34,15 @@ struct Cli {
 enum Command {
     /// Search an architecture on the target task and hardware (ProxylessNAS).
     Search(commands::search::SearchArgs),
+    /// Train a network from scratch (the searched one by default) with the paper's recipe.
+    Train(commands::train::TrainArgs),
+    /// Top-1, top-5, loss and confusion matrix of a trained checkpoint.
+    Eval(commands::eval::EvalArgs),
+    /// Export a checkpoint for PyTorch (net.config + safetensors) and, BatchNorm folded, for
+    /// deployment, with its batch-1 latency.
+    Export(commands::export::ExportArgs),
+    /// Import PyTorch weights (official names; .pth or safetensors) into a checkpoint.
+    Import(commands::import::ImportArgs),
     /// Latency tables: profile a backend, predict, measure, validate.
     Latency(commands::latency::LatencyArgs),
     /// Block table, parameters and MACs of a net.config, an architecture or a space.
@@ -86,6 +95,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Search(args) => commands::search::run(args, backend, cli.quiet),
+        Command::Train(args) => commands::train::run(args, backend, cli.quiet),
+        Command::Eval(args) => commands::eval::run(args, backend, cli.quiet),
+        Command::Export(args) => commands::export::run(args, backend),
+        Command::Import(args) => commands::import::run(args, backend),
         Command::Latency(args) => commands::latency::run(args, backend, cli.quiet),
         Command::Info(args) => commands::info::run(args),
         Command::Bench(args) => commands::bench::run(args, backend, cli.quiet),

@@ -6,12 +6,14 @@
 //! - [`ImageSet`]: images in memory as `u8`, channels first;
 //! - [`ImageSet::split_holdout`]: a seeded, class-balanced held-out split of a training set,
 //!   for the architecture steps of a search;
+//! - [`DatasetKind`] and [`load`]: a split of a data set as configuration files name it;
 //! - [`Loader`]: shuffled, augmented, normalised batches assembled on a background thread.
 //!
 //! Nothing is downloaded: a missing file is an error that names it (and, for Fashion-MNIST,
 //! the Debian package that installs it).
 
 pub mod cifar;
+mod dataset;
 mod error;
 pub mod folder;
 pub mod idx;
@@ -19,6 +21,7 @@ mod image_set;
 mod loader;
 pub mod synthetic;
 
+pub use dataset::{DatasetKind, LoadOptions, load};
 pub use error::{Error, Result};
 pub use image_set::ImageSet;
 pub use loader::{Augment, Batch, Loader, Normalize};

@@ -58,4 +58,12 @@ impl MobileInvertedBlock {
             Some(op) => op.forward(x),
         }
     }
+
+    /// Folds every BatchNorm of the op into its convolution, for inference.
+    pub fn fold_batch_norm(self) -> Self {
+        Self {
+            mobile_inverted_conv: self.mobile_inverted_conv.map(MbConv::fold_batch_norm),
+            shortcut: self.shortcut,
+        }
+    }
 }

@@ -1,9 +1,12 @@
-//! Convolution, BatchNorm and optional ReLU6: the paper's `ConvLayer` in `weight_bn_act` order.
+//! Convolution, BatchNorm and optional ReLU6: the paper's `ConvLayer` in `weight_bn_act` order,
+//! and its deployment form with the BatchNorm folded into the convolution.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu6;
+
+use crate::activation::relu6;
 
 /// Configuration of a [`ConvBnAct`].
 #[derive(Config, Debug)]
@@ -31,13 +34,14 @@ pub struct ConvBnActConfig {
     pub bn_eps: f64,
 }
 
-/// Convolution (no bias), BatchNorm, then ReLU6 if enabled.
+/// Convolution (no bias), BatchNorm, then ReLU6 if enabled; after
+/// [`fold_batch_norm`](ConvBnAct::fold_batch_norm), a convolution with bias and no BatchNorm.
 #[derive(Module, Debug)]
 pub struct ConvBnAct {
     /// The convolution.
     pub conv: Conv2d,
-    /// The BatchNorm.
-    pub bn: BatchNorm,
+    /// The BatchNorm, `None` once folded into the convolution.
+    pub bn: Option<BatchNorm>,
     /// Whether ReLU6 is applied.
     pub activation: bool,
 }
@@ -64,7 +68,7 @@ impl ConvBnActConfig {
             .init(device);
         ConvBnAct {
             conv,
-            bn,
+            bn: Some(bn),
             activation: self.activation,
         }
     }
@@ -75,8 +79,46 @@ impl ConvBnAct {
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, ceil(height / stride), ceil(width / stride)]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.bn.forward(self.conv.forward(x));
+        let x = self.conv.forward(x);
+        let x = match &self.bn {
+            Some(bn) => bn.forward(x),
+            None => x,
+        };
         if self.activation { relu6(x) } else { x }
+    }
+
+    /// Folds the BatchNorm's running statistics and affine parameters into the convolution,
+    /// for inference: with `s = γ / √(var + ε)`, the weights of output channel `c` become
+    /// `w·s[c]` and its bias `β[c] − mean[c]·s[c]` (plus `b[c]·s[c]` if the convolution had a
+    /// bias). The result computes what the layer computes in evaluation mode. A layer without
+    /// BatchNorm is returned unchanged.
+    pub fn fold_batch_norm(self) -> Self {
+        let Some(bn) = self.bn else {
+            return self;
+        };
+        let device = self.conv.weight.val().device();
+        let inv_std = bn
+            .running_var
+            .value_sync()
+            .add_scalar(bn.epsilon)
+            .sqrt()
+            .recip();
+        let scale = bn.gamma.val() * inv_std;
+        let [out_channels] = scale.dims();
+        let old_bias = match &self.conv.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([out_channels], &device),
+        };
+        let bias = bn.beta.val() + (old_bias - bn.running_mean.value_sync()) * scale.clone();
+        let weight = self.conv.weight.val() * scale.reshape([out_channels as i32, 1, 1, 1]);
+        let mut conv = self.conv;
+        conv.weight = Param::from_tensor(weight.detach());
+        conv.bias = Some(Param::from_tensor(bias.detach()));
+        ConvBnAct {
+            conv,
+            bn: None,
+            activation: self.activation,
+        }
     }
 }
 
@@ -96,6 +138,38 @@ mod tests {
         assert_eq!(y.dims(), [2, 8, 4, 4]);
         let max = y.max().into_scalar::<f64>();
         assert!(max <= 6.0, "ReLU6 bounds the output, got {max}");
+    }
+
+    /// Sets a BatchNorm's statistics and affine parameters to random values, as after training.
+    fn randomise_bn(layer: &mut ConvBnAct, device: &Device) {
+        use burn::module::RunningState;
+        use burn::tensor::Distribution;
+        let bn = layer.bn.as_mut().expect("an unfolded layer");
+        let [c] = bn.gamma.dims();
+        let uniform = |lo, hi| Tensor::<1>::random([c], Distribution::Uniform(lo, hi), device);
+        bn.gamma = Param::from_tensor(uniform(0.5, 1.5));
+        bn.beta = Param::from_tensor(uniform(-0.5, 0.5));
+        bn.running_mean = RunningState::new(uniform(-0.3, 0.3));
+        bn.running_var = RunningState::new(uniform(0.2, 2.0));
+    }
+
+    #[test]
+    fn folded_layer_computes_the_evaluation_mode_layer() {
+        let device = Device::default();
+        for (groups, activation) in [(1, true), (8, true), (1, false)] {
+            let mut layer = ConvBnActConfig::new(8, 8, 3)
+                .with_groups(groups)
+                .with_activation(activation)
+                .init(&device);
+            randomise_bn(&mut layer, &device);
+            let x = Tensor::<4>::random([2, 8, 6, 6], burn::tensor::Distribution::Default, &device);
+            let expected = layer.forward(x.clone());
+            let folded = layer.fold_batch_norm();
+            assert!(folded.bn.is_none());
+            let got = folded.forward(x);
+            let diff = (got - expected).abs().max().into_scalar::<f64>();
+            assert!(diff < 1e-5, "groups {groups}: folded differs by {diff}");
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! assert_eq!(logits.dims(), [2, 10]);
 //! ```
 
+pub mod activation;
 mod block;
 mod conv_bn_act;
 mod mbconv;

@@ -79,4 +79,13 @@ impl MbConv {
         };
         self.point_linear.forward(self.depth_conv.forward(x))
     }
+
+    /// Folds every BatchNorm into its convolution ([`ConvBnAct::fold_batch_norm`]).
+    pub fn fold_batch_norm(self) -> Self {
+        MbConv {
+            inverted_bottleneck: self.inverted_bottleneck.map(ConvBnAct::fold_batch_norm),
+            depth_conv: self.depth_conv.fold_batch_norm(),
+            point_linear: self.point_linear.fold_batch_norm(),
+        }
+    }
 }

@@ -63,6 +63,28 @@ impl ProxylessNet {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         pool_and_classify(self.features(x), &self.dropout, &self.classifier)
     }
+
+    /// The network for deployment: every BatchNorm folded into the convolution before it, so
+    /// inference runs convolutions with bias and activations only. Gives the logits of the
+    /// network in evaluation mode (use on a network whose running statistics are trained).
+    pub fn fold_batch_norm(self) -> Self {
+        Self {
+            first_conv: self.first_conv.fold_batch_norm(),
+            blocks: self
+                .blocks
+                .into_iter()
+                .map(MobileInvertedBlock::fold_batch_norm)
+                .collect(),
+            feature_mix_layer: self.feature_mix_layer.fold_batch_norm(),
+            dropout: self.dropout,
+            classifier: self.classifier,
+        }
+    }
+
+    /// Whether the BatchNorms are folded ([`fold_batch_norm`](Self::fold_batch_norm)).
+    pub fn is_folded(&self) -> bool {
+        self.first_conv.bn.is_none()
+    }
 }
 
 /// A stem or feature-mix layer (conv, BN, ReLU6) as `spec` describes it, initialised as in

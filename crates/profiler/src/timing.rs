@@ -152,14 +152,25 @@ pub fn measure_net(
     device: &Device,
     settings: &ProfileSettings,
 ) -> Measurement {
-    let net = ProxylessNet::new(spec, device);
+    measure_forward(
+        &ProxylessNet::new(spec, device),
+        resolution,
+        device,
+        settings,
+    )
+}
+
+/// Times the forward pass of `net` (already on `device`, in inference mode) on random
+/// images of side `resolution`: for trained or BatchNorm-folded networks.
+pub fn measure_forward(
+    net: &ProxylessNet,
+    resolution: usize,
+    device: &Device,
+    settings: &ProfileSettings,
+) -> Measurement {
+    let channels = net.first_conv.conv.weight.val().dims()[1];
     let x = Tensor::<4>::random(
-        [
-            settings.batch,
-            spec.input_channels(),
-            resolution,
-            resolution,
-        ],
+        [settings.batch, channels, resolution, resolution],
         Distribution::Normal(0.0, 1.0),
         device,
     );

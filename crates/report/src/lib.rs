@@ -17,7 +17,7 @@
 //! assert_eq!(svg.matches("class=\"block mbconv\"").count(), 10);
 //! ```
 
-mod charts;
+pub mod charts;
 mod network;
 mod png;
 mod run;

@@ -70,6 +70,23 @@ pub struct BenchReport {
     pub architecture: String,
     /// The cases, the child step first.
     pub cases: Vec<BenchCase>,
+    /// The same child step in PyTorch on the same machine, when measured.
+    pub pytorch: Option<PytorchStep>,
+}
+
+/// The child network's training step timed in PyTorch (`tests/reference/bench_torch.py`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PytorchStep {
+    /// PyTorch's version.
+    pub torch: String,
+    /// Intra-op threads.
+    pub threads: usize,
+    /// Median step time.
+    pub median_ms: f64,
+    /// Mean step time.
+    pub mean_ms: f64,
+    /// Peak resident memory of the Python process (MiB), PyTorch's libraries included.
+    pub peak_rss_mib: f64,
 }
 
 impl BenchReport {
@@ -96,6 +113,20 @@ impl BenchReport {
                 c.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
                 c.time_ratio,
                 c.memory_ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            ));
+        }
+        if let Some(p) = &self.pytorch {
+            let child = self.cases[0].median_ms;
+            out.push_str(&format!(
+                "| child network step, PyTorch {} ({} threads) | {:.1} | {:.1} | {:.0} | {:.2} | - |\n\n\
+                 Our child step takes {:.2}x PyTorch's.\n",
+                p.torch,
+                p.threads,
+                p.median_ms,
+                self.batch as f64 / (p.median_ms / 1e3),
+                p.peak_rss_mib,
+                p.median_ms / child,
+                child / p.median_ms,
             ));
         }
         out
@@ -296,5 +327,19 @@ pub fn summarize(
         device: format!("{device:?}"),
         architecture: child(space, settings.seed).0.to_text(space),
         cases,
+        pytorch: None,
     }
+}
+
+/// The child architecture of a bench run, as text.
+pub fn child_text(space: &SearchSpace, settings: &BenchSettings) -> String {
+    child(space, settings.seed).0.to_text(space)
+}
+
+/// The child network of a bench run as a `net.config`, for the PyTorch reference.
+pub fn child_net_config(space: &SearchSpace, settings: &BenchSettings) -> String {
+    child(space, settings.seed)
+        .0
+        .to_net_spec(space)
+        .to_net_config_json()
 }

@@ -39,21 +39,7 @@ pub struct SearchConfig {
     pub reinforce: ReinforceConfig,
 }
 
-/// Which data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DatasetKind {
-    /// Fashion-MNIST idx files (default path: Debian's `dataset-fashion-mnist`).
-    FashionMnist,
-    /// MNIST idx files.
-    Mnist,
-    /// CIFAR-10, binary version.
-    Cifar10,
-    /// Class folders of JPEG/PNG images.
-    ImageFolder,
-    /// Seeded synthetic patterns (tests, demos).
-    Synthetic,
-}
+pub use proxyless_data::DatasetKind;
 
 /// Where the images come from and how they are batched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

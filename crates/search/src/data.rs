@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use proxyless_data::{Augment, FASHION_MNIST_DIR, ImageSet, Loader, Normalize, Split, synthetic};
+use proxyless_data::{Augment, ImageSet, LoadOptions, Loader, Normalize, Split, synthetic};
 use proxyless_space::SearchSpace;
 
-use crate::config::{DataConfig, DatasetKind};
+use crate::config::DataConfig;
 use crate::error::{Error, Result};
 
 /// The loaders of a search.
@@ -22,41 +22,27 @@ pub struct SearchData {
 
 /// Where a data set is read from: the configured path or the data set's default.
 pub fn data_dir(config: &DataConfig) -> Result<Option<PathBuf>> {
-    match (config.dataset, &config.path) {
-        (_, Some(p)) => Ok(Some(p.clone())),
-        (DatasetKind::FashionMnist, None) => Ok(Some(PathBuf::from(FASHION_MNIST_DIR))),
-        (DatasetKind::Synthetic, None) => Ok(None),
-        (kind, None) => Err(Error::config(
-            "data.path",
-            format!("the {kind:?} data set has no default location: set data.path (or --data DIR)"),
-        )),
-    }
+    config
+        .dataset
+        .resolve_dir(config.path.as_deref())
+        .map_err(|e| Error::config("data.path", e.to_string()))
 }
 
 /// Reads the training split of the configured data set.
 pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result<ImageSet> {
     let dir = data_dir(config)?;
-    let set = match (config.dataset, dir) {
-        (DatasetKind::FashionMnist, Some(d)) => {
-            proxyless_data::idx::load(&d, Split::Train, "fashion-mnist")?
-        }
-        (DatasetKind::Mnist, Some(d)) => proxyless_data::idx::load(&d, Split::Train, "mnist")?,
-        (DatasetKind::Cifar10, Some(d)) => proxyless_data::cifar::load(&d, Split::Train)?,
-        (DatasetKind::ImageFolder, Some(d)) => {
-            proxyless_data::folder::load(&d, Split::Train, space.input.resolution)?
-        }
-        (DatasetKind::Synthetic, _) => synthetic::generate(
-            &synthetic::SyntheticConfig {
-                classes: space.classes,
-                per_class: config.synthetic_per_class,
-                channels: space.input.channels,
-                size: space.input.resolution,
-                ..Default::default()
-            },
-            seed,
-        ),
-        (_, None) => unreachable!("data_dir gives every file data set a directory"),
+    let options = LoadOptions {
+        resolution: space.input.resolution,
+        synthetic: synthetic::SyntheticConfig {
+            classes: space.classes,
+            per_class: config.synthetic_per_class,
+            channels: space.input.channels,
+            size: space.input.resolution,
+            ..Default::default()
+        },
+        seed,
     };
+    let set = proxyless_data::load(config.dataset, dir.as_deref(), Split::Train, &options)?;
     check_fits(&set, space)?;
     Ok(match config.train_limit {
         Some(n) => set.sample(n, seed),

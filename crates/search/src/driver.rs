@@ -21,9 +21,9 @@ use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
 use crate::measured::measured_table;
-use crate::progress::Progress;
 use crate::run_dir::{RunDir, SearchState};
 use crate::steps::{arch_step, batch_tensors, evaluate, reinforce_step, weight_step};
+use proxyless_train::progress::Progress;
 
 /// What a finished search found.
 #[derive(Debug, Clone)]

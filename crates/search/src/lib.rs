@@ -16,10 +16,8 @@ pub mod config;
 mod data;
 mod driver;
 mod error;
-pub mod files;
 pub mod measured;
 pub mod parity;
-pub mod progress;
 mod run_dir;
 pub mod steps;
 

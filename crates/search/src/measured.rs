@@ -10,7 +10,7 @@ use proxyless_space::SearchSpace;
 use tracing::info;
 
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
+use proxyless_train::files::write_atomic;
 
 /// Where measured tables are cached: `$PROXYLESS_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/proxyless`, else `~/.cache/proxyless`.

@@ -22,7 +22,7 @@ use proxyless_supernet::{ArchParams, Supernet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
+use proxyless_train::files::write_atomic;
 
 /// Everything besides the weights that a resumed search needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

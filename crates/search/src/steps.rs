@@ -2,49 +2,17 @@
 //! any [`Searchable`] model, so user models with their own choice blocks are driven by the
 //! same code as the space's supernet.
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use proxyless_data::Batch;
 use proxyless_space::CandidateCosts;
 use proxyless_supernet::gradient::{
     Baseline, CostLoss, arch_step_grads, expected_cost, reinforce_grads,
 };
 use proxyless_supernet::{ArchMode, ArchParams, Paths, Searchable};
+use proxyless_train::steps::correct;
+pub(crate) use proxyless_train::steps::cross_entropy;
+pub use proxyless_train::steps::{StepStats, batch_tensors};
 use rand::Rng;
-
-/// A batch as tensors on `device`: images `[batch, channels, height, width]` and labels.
-pub fn batch_tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let x = Tensor::<1>::from_floats(batch.images.as_slice(), device).reshape(batch.shape);
-    let y = Tensor::<1, Int>::from_ints(batch.labels.as_slice(), device);
-    (x, y)
-}
-
-/// Loss and accuracy of a step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepStats {
-    /// Mean loss of the batch.
-    pub loss: f64,
-    /// Correctly classified images.
-    pub correct: usize,
-    /// Images.
-    pub total: usize,
-}
-
-fn correct(logits: &Tensor<2>, y: &Tensor<1, Int>) -> usize {
-    let [n, _] = logits.dims();
-    let predicted = logits.clone().argmax(1).reshape([n]);
-    predicted.equal(y.clone()).int().sum().into_scalar::<i64>() as usize
-}
-
-/// Mean cross-entropy of `logits` against `y`, label-smoothed by `smoothing` when above 0.
-pub(crate) fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>, smoothing: f32) -> Tensor<1> {
-    let smoothing = (smoothing > 0.0).then_some(smoothing);
-    CrossEntropyLossConfig::new()
-        .with_smoothing(smoothing)
-        .init(&logits.device())
-        .forward(logits, y)
-}
 
 /// A weight step on one sampled path per block (`active`): forward only those paths,
 /// label-smoothed cross-entropy, backward, and an optimiser step. Candidates off the path

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use proxyless_search::bench::{BenchSettings, CASES, CaseTimes, run_case, summarize};
-use proxyless_search::progress::Progress;
+use proxyless_search::bench::{
+    BenchSettings, CASES, CaseTimes, PytorchStep, child_net_config, run_case, summarize,
+};
 use proxyless_space::presets;
+use proxyless_train::progress::Progress;
 
 use crate::backend::Backend;
 use crate::output::write_atomic;
@@ -36,6 +38,18 @@ pub struct BenchArgs {
     pub out: PathBuf,
     /// Run only this case in this process and print its measurements as JSON (each case runs
     /// in its own process, so that its peak memory is its own).
+    /// Profile the child network's step layer by layer instead (convolution, BatchNorm,
+    /// ReLU6; forward and backward), summed by kind of layer; with --vs-pytorch, beside
+    /// PyTorch's times for the same layers.
+    #[arg(long)]
+    pub ops: bool,
+    /// Also time the child network's step in PyTorch on this machine (needs Python with
+    /// torch), so our step is compared with PyTorch's in the same run.
+    #[arg(long)]
+    pub vs_pytorch: bool,
+    /// The Python that runs the PyTorch reference.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
     #[arg(long, hide = true)]
     pub case: Option<usize>,
 }
@@ -77,6 +91,13 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             steps,
             seed: 0,
         };
+        if args.ops {
+            let table = op_profile(args, backend, &space, &settings, &device, quiet)?;
+            println!("{table}");
+            markdown.push_str(&table);
+            markdown.push('\n');
+            continue;
+        }
         if let Some(case) = args.case {
             anyhow::ensure!(case < CASES.len(), "--case: expected below {}", CASES.len());
             let measured = run_case(&space, &device, &settings, case);
@@ -91,7 +112,10 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let report = summarize(&space, &device, &settings, &measured);
+        let mut report = summarize(&space, &device, &settings, &measured);
+        if args.vs_pytorch {
+            report.pytorch = Some(pytorch_step(&args.python, &space, &settings, &args.out)?);
+        }
         let table = report.to_markdown();
         println!("{table}");
         markdown.push_str(&table);
@@ -99,6 +123,11 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         reports.push(report);
     }
     std::fs::create_dir_all(&args.out)?;
+    if args.ops {
+        write_atomic(&args.out.join("ops.md"), markdown.as_bytes())?;
+        println!("written: {}", args.out.join("ops.md").display());
+        return Ok(());
+    }
     let json = serde_json::to_string_pretty(&reports)?;
     write_atomic(&args.out.join("bench.json"), json.as_bytes())?;
     write_atomic(&args.out.join("bench.md"), markdown.as_bytes())?;
@@ -143,4 +172,203 @@ fn case_in_child(
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// The PyTorch reference scripts, embedded so that the binary runs them from anywhere.
+const TORCH_NET: &str = include_str!("../../../../tests/reference/proxyless_torch.py");
+const TORCH_BENCH: &str = include_str!("../../../../tests/reference/bench_torch.py");
+
+/// Times the child step in PyTorch: the same network (its net.config is written to `out`),
+/// batch shape and step, with as many threads as this machine has cores.
+fn pytorch_step(
+    python: &str,
+    space: &proxyless_space::SearchSpace,
+    settings: &BenchSettings,
+    out: &std::path::Path,
+) -> Result<PytorchStep> {
+    std::fs::create_dir_all(out)?;
+    let config = out.join(format!(
+        "{}-{}-child.net.config",
+        space.name, space.input.resolution
+    ));
+    write_atomic(&config, child_net_config(space, settings).as_bytes())?;
+    let scripts = tempfile::tempdir().context("a temporary directory for the PyTorch scripts")?;
+    std::fs::write(scripts.path().join("proxyless_torch.py"), TORCH_NET)?;
+    std::fs::write(scripts.path().join("bench_torch.py"), TORCH_BENCH)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let output = std::process::Command::new(python)
+        .arg(scripts.path().join("bench_torch.py"))
+        .arg(&config)
+        .args(
+            [
+                space.input.channels,
+                space.input.resolution,
+                settings.batch,
+                settings.warmup,
+                settings.steps,
+                threads,
+            ]
+            .map(|v| v.to_string()),
+        )
+        .output()
+        .with_context(|| format!("--vs-pytorch: cannot run {python}"))?;
+    if !output.status.success() {
+        bail!(
+            "--vs-pytorch: the PyTorch reference failed (needs `{python} -m pip install torch \
+             safetensors`): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "--vs-pytorch: the PyTorch reference printed no measurement: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+const TORCH_OPS: &str = include_str!("../../../../tests/reference/ops_torch.py");
+
+/// Times every convolution layer of the child network here (and in PyTorch with
+/// `--vs-pytorch`), and returns a Markdown table summed by kind of layer.
+fn op_profile(
+    args: &BenchArgs,
+    backend: Backend,
+    space: &proxyless_space::SearchSpace,
+    settings: &BenchSettings,
+    device: &burn::prelude::Device,
+    quiet: bool,
+) -> Result<String> {
+    use proxyless_profiler::ops::{network_layers, time_layer};
+    let config = child_net_config(space, settings);
+    let spec = proxyless_space::NetSpec::from_net_config_str(&config, "the bench's child")?;
+    let layers = network_layers(&spec, space.input.resolution);
+    let runs = settings.steps.max(3);
+    let bar = Progress::new(quiet).epoch("layers", layers.len());
+    let ours: Vec<[f64; 3]> = layers
+        .iter()
+        .map(|l| {
+            let t = time_layer(l, settings.batch, device, settings.warmup, runs);
+            bar.inc(1);
+            [
+                t.forward.median,
+                t.forward_backward.median,
+                t.conv_forward_backward.median,
+            ]
+        })
+        .collect();
+    bar.finish_and_clear();
+    let theirs: Option<(String, Vec<[f64; 3]>)> = if args.vs_pytorch {
+        let json = serde_json::Value::Array(
+            layers
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "name": l.name, "in_channels": l.in_channels,
+                        "out_channels": l.out_channels, "kernel": l.kernel, "stride": l.stride,
+                        "groups": l.groups, "activation": l.activation, "side": l.side,
+                    })
+                })
+                .collect(),
+        );
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let scripts = tempfile::tempdir()?;
+        let script = scripts.path().join("ops_torch.py");
+        std::fs::write(&script, TORCH_OPS)?;
+        let mut child = std::process::Command::new(&args.python)
+            .arg(&script)
+            .args([settings.batch, settings.warmup, runs, threads].map(|v| v.to_string()))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("--vs-pytorch: cannot run {}", args.python))?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().context("the reference's input")?;
+            stdin.write_all(json.to_string().as_bytes())?;
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "--vs-pytorch: the PyTorch layer reference failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .context("--vs-pytorch: the PyTorch layer reference printed no JSON")?;
+        let times = value["layers"]
+            .as_array()
+            .context("--vs-pytorch: no layers in the PyTorch reference's output")?
+            .iter()
+            .map(|l| {
+                [
+                    "forward_ms",
+                    "forward_backward_ms",
+                    "conv_forward_backward_ms",
+                ]
+                .map(|k| l[k].as_f64().unwrap_or(f64::NAN))
+            })
+            .collect();
+        let version = value["torch"].as_str().unwrap_or("?").to_string();
+        Some((version, times))
+    } else {
+        None
+    };
+    // Sum by kind, in order of first appearance.
+    let mut kinds: Vec<(String, usize, [f64; 6])> = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let t = theirs.as_ref().map_or([f64::NAN; 3], |(_, v)| v[i]);
+        let o = ours[i];
+        let row = [o[0], o[1], o[2], t[0], t[1], t[2]];
+        match kinds.iter_mut().find(|(k, _, _)| *k == layer.kind) {
+            Some((_, n, sums)) => {
+                *n += 1;
+                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            None => kinds.push((layer.kind.clone(), 1, row)),
+        }
+    }
+    let total = kinds.iter().fold([0.0; 6], |mut acc, (_, _, s)| {
+        acc.iter_mut().zip(s).for_each(|(a, v)| *a += v);
+        acc
+    });
+    let torch = theirs
+        .as_ref()
+        .map_or(String::new(), |(v, _)| format!(", PyTorch {v}"));
+    let mut out = format!(
+        "`{}` at {}x{}, batch {}, {backend}{torch}: the child `{}` layer by layer (convolution, \
+         BatchNorm in training mode, ReLU6), medians of {runs} runs, summed by kind\n\n\
+         | layers | count | forward ms | forward+backward ms | of which convolution | PyTorch forward ms | PyTorch forward+backward ms | of which convolution | ours / PyTorch (forward+backward) |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        space.name,
+        space.input.resolution,
+        space.input.resolution,
+        settings.batch,
+        proxyless_search::bench::child_text(space, settings),
+    );
+    let cell = |v: f64| {
+        if v.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    for (kind, n, s) in
+        kinds
+            .iter()
+            .chain(std::iter::once(&("all".to_string(), layers.len(), total)))
+    {
+        out.push_str(&format!(
+            "| {kind} | {n} | {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(s[0]),
+            cell(s[1]),
+            cell(s[2]),
+            cell(s[3]),
+            cell(s[4]),
+            cell(s[5]),
+            cell(s[1] / s[4]),
+        ));
+    }
+    Ok(out)
 }

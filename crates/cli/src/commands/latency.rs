@@ -11,8 +11,8 @@ use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_profiler::{
     ProfileSettings, kendall_tau, mean_absolute_percentage_error, measure_net,
 };
-use proxyless_search::progress::Progress;
 use proxyless_space::{Architecture, SearchSpace, presets};
+use proxyless_train::progress::Progress;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;

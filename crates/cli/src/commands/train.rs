@@ -1,0 +1,255 @@
+//! `proxyless train`: train a searched network from scratch (or resume a training run).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use proxyless_data::DatasetKind;
+use proxyless_search::SearchConfig;
+use proxyless_space::{NetSpec, presets};
+use proxyless_train::{Checkpoint, TrainConfig, Trainer};
+
+use crate::backend::Backend;
+use crate::description::{self, Description};
+use crate::output::utc_stamp;
+
+/// Train a network from scratch with the paper's recipe.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A search run directory (its derived network and data set), a net.config, or an
+    /// architecture (JSON, or text with --space). Default: the newest search run in `runs/`.
+    pub network: Option<String>,
+    /// The space of an architecture in text form (preset name or .toml file).
+    #[arg(long)]
+    pub space: Option<String>,
+    /// Training recipe (TOML); the built-in default is `configs/train/fmnist.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data set (default: the search run's, or the recipe's).
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetArg>,
+    /// Data directory (default: the search run's, or the recipe's).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Epochs (overrides the recipe; with --resume, extends the run).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per step (overrides the recipe).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate (overrides the recipe).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Train on at most this many images (a seeded sample).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on at most this many test images (a seeded sample).
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Training directory to create (default: `runs/train-<UTC time>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Start from the weights of this checkpoint (fine-tuning; for example one made by
+    /// `proxyless import`) instead of a fresh initialisation; its net.config is the network.
+    #[arg(long, conflicts_with_all = ["network", "space"])]
+    pub init: Option<PathBuf>,
+    /// Stop after this many epochs in total (resume later with --resume).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    /// Resume the training run in this directory from its newest checkpoint.
+    #[arg(long, conflicts_with_all = ["network", "config", "out", "dataset", "data", "init"])]
+    pub resume: Option<PathBuf>,
+}
+
+/// Data sets by their command-line names.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DatasetArg {
+    /// Fashion-MNIST idx files.
+    FashionMnist,
+    /// MNIST idx files.
+    Mnist,
+    /// CIFAR-10, binary version.
+    Cifar10,
+    /// Class folders (`train/`, `val/`).
+    ImageFolder,
+    /// Seeded synthetic patterns.
+    Synthetic,
+}
+
+impl From<DatasetArg> for DatasetKind {
+    fn from(d: DatasetArg) -> Self {
+        match d {
+            DatasetArg::FashionMnist => DatasetKind::FashionMnist,
+            DatasetArg::Mnist => DatasetKind::Mnist,
+            DatasetArg::Cifar10 => DatasetKind::Cifar10,
+            DatasetArg::ImageFolder => DatasetKind::ImageFolder,
+            DatasetArg::Synthetic => DatasetKind::Synthetic,
+        }
+    }
+}
+
+/// Where the network to train came from.
+struct Source {
+    spec: NetSpec,
+    /// The input side of the network's space, when known.
+    resolution: Option<usize>,
+    /// A search run's data set, directory and input side.
+    data: Option<(DatasetKind, Option<PathBuf>, usize)>,
+    label: String,
+}
+
+/// Runs `train` on `backend`.
+pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
+    let device = backend.device()?;
+    let trainer = match &args.resume {
+        Some(dir) => Trainer::resume(dir, args.epochs, &device, quiet)?,
+        None => {
+            let init = args.init.as_deref().map(Checkpoint::open).transpose()?;
+            let source = match &init {
+                Some(c) => Source {
+                    spec: c.spec.clone(),
+                    resolution: Some(c.state.image_shape[1]),
+                    data: None,
+                    label: format!("{} (fine-tuning)", c.dir.display()),
+                },
+                None => source(args)?,
+            };
+            let mut config = match &args.config {
+                Some(path) => TrainConfig::from_file(path)?,
+                None => TrainConfig::default_recipe(),
+            };
+            if let Some((kind, path, resolution)) = source.data {
+                config.data.dataset = kind;
+                config.data.path = path;
+                config.data.resolution = resolution;
+            }
+            if let Some(side) = source.resolution {
+                config.data.resolution = side;
+            }
+            if let Some(kind) = args.dataset {
+                config.data.dataset = kind.into();
+            }
+            if let Some(path) = &args.data {
+                config.data.path = Some(path.clone());
+            }
+            config.epochs = args.epochs.unwrap_or(config.epochs);
+            config.data.batch_size = args.batch_size.unwrap_or(config.data.batch_size);
+            config.optim.lr = args.lr.unwrap_or(config.optim.lr);
+            config.data.train_limit = args.train_limit.or(config.data.train_limit);
+            config.data.test_limit = args.test_limit.or(config.data.test_limit);
+            config.validate("arguments")?;
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{}", utc_stamp())));
+            if !quiet {
+                eprintln!(
+                    "training {} on {backend} into {}",
+                    source.label,
+                    out.display()
+                );
+            }
+            let trainer = Trainer::new(source.spec, config, &out, &device, quiet)?;
+            match init {
+                Some(c) => trainer.with_initial_weights(c.load_net(&device)?),
+                None => trainer,
+            }
+        }
+    };
+    let dir = trainer.dir().to_path_buf();
+    let trainer = match args.stop_after {
+        Some(n) => trainer.stop_after(n),
+        None => trainer,
+    };
+    let outcome = trainer.run()?;
+    println!(
+        "test top-1 {:.4}, top-5 {:.4}, loss {:.4} after {} epochs ({:.0} s)",
+        outcome.test.top1, outcome.test.top5, outcome.test.loss, outcome.epochs, outcome.seconds
+    );
+    println!("checkpoint: {}", outcome.checkpoint.display());
+    println!("curves: {}", dir.join("curves.svg").display());
+    Ok(())
+}
+
+fn source(args: &TrainArgs) -> Result<Source> {
+    let target = match &args.network {
+        Some(t) => PathBuf::from(t),
+        None => newest_search_run(Path::new("runs"))?,
+    };
+    if target.is_dir() {
+        return search_run(&target);
+    }
+    let description = description::read(&target.display().to_string(), args.space.as_deref())?;
+    let resolution = description.default_resolution();
+    let Description::Net { spec, arch, .. } = description else {
+        bail!(
+            "{}: a space has no single network; give an architecture or a net.config",
+            target.display()
+        );
+    };
+    Ok(Source {
+        spec,
+        // An architecture knows its space's input side; a net.config does not.
+        resolution: arch.is_some().then_some(resolution),
+        data: None,
+        label: target.display().to_string(),
+    })
+}
+
+/// The derived network of a search run, with its data set.
+fn search_run(dir: &Path) -> Result<Source> {
+    let net_config = dir.join("final/net.config");
+    if !net_config.is_file() {
+        bail!(
+            "{}: not a finished search run (no final/net.config)",
+            dir.display()
+        );
+    }
+    let spec = NetSpec::from_net_config_file(&net_config)?;
+    let config_path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))?;
+    let config =
+        SearchConfig::from_toml_with_overrides(&text, &config_path.display().to_string(), &[])?;
+    let resolution = presets::resolve(&config.space)
+        .or_else(|_| proxyless_space::SearchSpace::from_toml_file(dir.join("space.toml")))?
+        .input
+        .resolution;
+    Ok(Source {
+        spec,
+        resolution: Some(resolution),
+        data: Some((config.data.dataset, config.data.path, resolution)),
+        label: format!("the network of {}", dir.display()),
+    })
+}
+
+/// The most recently finished search run under `runs`.
+fn newest_search_run(runs: &Path) -> Result<PathBuf> {
+    let entries = std::fs::read_dir(runs).with_context(|| {
+        format!(
+            "{}: no search runs here; give a network, or run `cargo xtask search` first",
+            runs.display()
+        )
+    })?;
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter_map(|p| {
+            let modified = p
+                .join("final/net.config")
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?;
+            Some((modified, p))
+        })
+        .max()
+        .map(|(_, p)| p)
+        .with_context(|| {
+            format!(
+                "{}: no finished search run (with final/net.config); give a network, or run \
+                 `cargo xtask search` first",
+                runs.display()
+            )
+        })
+}

@@ -1,0 +1,108 @@
+//! The data sets by kind, as configuration files name them, and reading one split of one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::synthetic::{self, SyntheticConfig};
+use crate::{FASHION_MNIST_DIR, ImageSet, Split, cifar, folder, idx};
+
+/// Which data set (`fashion-mnist`, `mnist`, `cifar10`, `image-folder`, `synthetic` in files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// Fashion-MNIST idx files (default path: Debian's `dataset-fashion-mnist`).
+    FashionMnist,
+    /// MNIST idx files.
+    Mnist,
+    /// CIFAR-10, binary version.
+    Cifar10,
+    /// Class folders of JPEG/PNG images (`train/` and `val/`).
+    ImageFolder,
+    /// Seeded synthetic patterns (tests, demos).
+    Synthetic,
+}
+
+impl DatasetKind {
+    /// Where the data set is read from when no directory is given: Fashion-MNIST from the
+    /// Debian package's location; synthetic data needs none. `Ok(None)`: no directory needed.
+    pub fn resolve_dir(self, dir: Option<&Path>) -> Result<Option<PathBuf>> {
+        match (self, dir) {
+            (_, Some(d)) => Ok(Some(d.to_path_buf())),
+            (Self::FashionMnist, None) => Ok(Some(PathBuf::from(FASHION_MNIST_DIR))),
+            (Self::Synthetic, None) => Ok(None),
+            (kind, None) => Err(Error::Invalid(format!(
+                "the {kind:?} data set has no default location: give its directory \
+                 (data.path, or --data DIR)"
+            ))),
+        }
+    }
+}
+
+/// What [`load`] needs besides the kind and directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// Side that image folders are resized to (the other formats have a fixed size).
+    pub resolution: usize,
+    /// Shape of a synthetic set; its test split is generated with `seed + 1`.
+    pub synthetic: SyntheticConfig,
+    /// Seed of a synthetic set.
+    pub seed: u64,
+}
+
+/// Reads `split` of the data set `kind` from `dir` (or its default location).
+pub fn load(
+    kind: DatasetKind,
+    dir: Option<&Path>,
+    split: Split,
+    options: &LoadOptions,
+) -> Result<ImageSet> {
+    let dir = kind.resolve_dir(dir)?;
+    Ok(match (kind, dir) {
+        (DatasetKind::FashionMnist, Some(d)) => idx::load(&d, split, "fashion-mnist")?,
+        (DatasetKind::Mnist, Some(d)) => idx::load(&d, split, "mnist")?,
+        (DatasetKind::Cifar10, Some(d)) => cifar::load(&d, split)?,
+        (DatasetKind::ImageFolder, Some(d)) => folder::load(&d, split, options.resolution)?,
+        (DatasetKind::Synthetic, _) => {
+            let seed = match split {
+                Split::Train => options.seed,
+                Split::Test => options.seed + 1,
+            };
+            synthetic::generate(&options.synthetic, seed)
+        }
+        (_, None) => unreachable!("resolve_dir gives every file data set a directory"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_as_configuration_files_spell_them() {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            dataset: DatasetKind,
+        }
+        let w: Wrapper = toml::from_str("dataset = \"fashion-mnist\"").unwrap();
+        assert_eq!(w.dataset, DatasetKind::FashionMnist);
+        let w: Wrapper = toml::from_str("dataset = \"image-folder\"").unwrap();
+        assert_eq!(w.dataset, DatasetKind::ImageFolder);
+    }
+
+    #[test]
+    fn synthetic_splits_differ_and_others_need_a_directory() {
+        let options = LoadOptions {
+            resolution: 16,
+            synthetic: SyntheticConfig::default(),
+            seed: 3,
+        };
+        let train = load(DatasetKind::Synthetic, None, Split::Train, &options).unwrap();
+        let test = load(DatasetKind::Synthetic, None, Split::Test, &options).unwrap();
+        assert_eq!(train.len(), test.len());
+        assert_ne!(train.image(0), test.image(0));
+        let err = load(DatasetKind::Cifar10, None, Split::Train, &options).unwrap_err();
+        assert!(err.to_string().contains("--data DIR"), "{err}");
+    }
+}

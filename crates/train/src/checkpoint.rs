@@ -1,0 +1,219 @@
+//! The training directory and its checkpoints, each complete in itself: the network's
+//! `net.config`, its weights, the optimiser state and what evaluation needs (normalisation,
+//! classes), written into a temporary folder and renamed into place.
+//!
+//! ```text
+//! OUT/train.toml                 the configuration (resume reads it back)
+//! OUT/net.config                 the network trained
+//! OUT/metrics.jsonl              one JSON object per epoch
+//! OUT/curves.svg                 loss and accuracy per epoch, drawn
+//! OUT/checkpoints/epoch-N/       net.config, model.bpk, optimizer.bpk, state.json
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use proxyless_data::{DatasetKind, Normalize};
+use proxyless_nn::ProxylessNet;
+use proxyless_space::NetSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::files::write_atomic;
+
+const STATE: &str = "state.json";
+const MODEL: &str = "model.bpk";
+const OPTIMIZER: &str = "optimizer.bpk";
+const NET_CONFIG: &str = "net.config";
+
+/// A test-set evaluation, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    /// Images evaluated.
+    pub images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Top-1 accuracy in `[0, 1]`.
+    pub top1: f64,
+    /// Top-5 accuracy in `[0, 1]`.
+    pub top5: f64,
+}
+
+/// Everything besides the weights that resuming and evaluating need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Seconds of training in all sessions.
+    pub elapsed_seconds: f64,
+    /// The data set trained on (`fashion-mnist train`).
+    pub dataset: String,
+    /// Its kind, so evaluation reads the same data set by default.
+    #[serde(default)]
+    pub dataset_kind: Option<DatasetKind>,
+    /// Its directory, if one was given.
+    #[serde(default)]
+    pub dataset_path: Option<PathBuf>,
+    /// Images per class, for a synthetic data set.
+    #[serde(default)]
+    pub synthetic_per_class: Option<usize>,
+    /// The run's seed (a synthetic test split and the test sample derive from it).
+    #[serde(default)]
+    pub seed: u64,
+    /// The test images were a seeded sample of this many.
+    #[serde(default)]
+    pub test_limit: Option<usize>,
+    /// `[channels, height, width]` of the training images.
+    pub image_shape: [usize; 3],
+    /// Per-channel mean of the normalisation.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation of the normalisation.
+    pub std: Vec<f32>,
+    /// The last test evaluation.
+    pub test: Option<EvalSummary>,
+}
+
+impl TrainState {
+    /// The normalisation the network was trained with.
+    pub fn normalize(&self) -> Normalize {
+        Normalize {
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+        }
+    }
+}
+
+/// A saved checkpoint.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// The network.
+    pub spec: NetSpec,
+    /// Its state.
+    pub state: TrainState,
+}
+
+impl Checkpoint {
+    /// Opens a checkpoint directory, or the newest checkpoint of a training directory.
+    pub fn open(path: &Path) -> Result<Self> {
+        let dir = if path.join(STATE).is_file() {
+            path.to_path_buf()
+        } else if path.join("checkpoints").is_dir() {
+            newest(&path.join("checkpoints"))?.ok_or_else(|| {
+                Error::file(path, "holds no complete checkpoint (checkpoints/ is empty)")
+            })?
+        } else {
+            return Err(Error::file(
+                path,
+                "is neither a checkpoint (no state.json) nor a training directory (no checkpoints/)",
+            ));
+        };
+        let state_path = dir.join(STATE);
+        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::file(&state_path, e))?;
+        let state: TrainState = serde_json::from_str(&text)
+            .map_err(|e| Error::file(&state_path, format!("not a training state: {e}")))?;
+        let spec = NetSpec::from_net_config_file(dir.join(NET_CONFIG))?;
+        Ok(Self { dir, spec, state })
+    }
+
+    /// The network with the checkpoint's weights, on `device`.
+    pub fn load_net(&self, device: &Device) -> Result<ProxylessNet> {
+        let path = self.dir.join(MODEL);
+        ProxylessNet::new(&self.spec, device)
+            .try_load_file(&path)
+            .map_err(|e| Error::file(&path, format!("cannot load the network: {e:?}")))
+    }
+
+    /// Loads the optimiser state into `optim`.
+    pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = self.dir.join(OPTIMIZER);
+        optim
+            .load(&path)
+            .map_err(|e| Error::file(&path, format!("cannot load the optimiser state: {e:?}")))
+    }
+
+    /// Saves a checkpoint into `checkpoints/epoch-N` of `train_dir` (N = epochs done) and
+    /// keeps the newest `keep`.
+    pub fn save(
+        train_dir: &Path,
+        spec: &NetSpec,
+        net: &ProxylessNet,
+        optim: &ModuleOptimizer,
+        state: &TrainState,
+        keep: usize,
+    ) -> Result<PathBuf> {
+        let checkpoints = train_dir.join("checkpoints");
+        let fin = checkpoints.join(format!("epoch-{:04}", state.epochs_done));
+        Self::write(&fin, spec, net, Some(optim), state)?;
+        let mut all = complete(&checkpoints)?;
+        while all.len() > keep.max(1) {
+            let _ = std::fs::remove_dir_all(all.remove(0));
+        }
+        Ok(fin)
+    }
+
+    /// Writes a checkpoint directory `dir`: into a temporary sibling, then renamed into
+    /// place (replacing an older `dir`), so a checkpoint is either complete or absent.
+    /// Without an optimiser the checkpoint serves evaluation, export and fine-tuning, not
+    /// resuming.
+    pub fn write(
+        dir: &Path,
+        spec: &NetSpec,
+        net: &ProxylessNet,
+        optim: Option<&ModuleOptimizer>,
+        state: &TrainState,
+    ) -> Result<()> {
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = parent.unwrap_or(Path::new("."));
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("checkpoint");
+        let tmp = parent.join(format!(".{name}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
+        net.clone()
+            .save_file(tmp.join(MODEL))
+            .map_err(|e| Error::file(&tmp.join(MODEL), format!("{e:?}")))?;
+        if let Some(optim) = optim {
+            optim
+                .save(tmp.join(OPTIMIZER))
+                .map_err(|e| Error::file(&tmp.join(OPTIMIZER), format!("{e:?}")))?;
+        }
+        let json = serde_json::to_vec_pretty(state).expect("the state serialises");
+        write_atomic(&tmp.join(STATE), &json).map_err(|e| Error::file(&tmp.join(STATE), e))?;
+        let config = tmp.join(NET_CONFIG);
+        write_atomic(&config, spec.to_net_config_json().as_bytes())
+            .map_err(|e| Error::file(&config, e))?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::file(dir, e))
+    }
+}
+
+/// Complete checkpoints of a `checkpoints/` folder, oldest first.
+fn complete(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, e))?;
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("epoch-"))
+                && p.join(STATE).is_file()
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn newest(dir: &Path) -> Result<Option<PathBuf>> {
+    Ok(complete(dir)?.pop())
+}

@@ -1,0 +1,62 @@
+"""The child network's training step in PyTorch, timed as `proxyless bench` times ours.
+
+Same network (built from the net.config `proxyless bench --vs-pytorch` writes), same batch
+shape, same step: forward, label-smoothed (0.1) cross-entropy, backward, Nesterov SGD with
+momentum 0.9 and weight decay 4e-5; `threads` intra-op threads. Prints one JSON object:
+
+    python3 tests/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS
+"""
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+from proxyless_torch import ProxylessNASNets
+
+
+def main(net_config, channels, resolution, batch, warmup, steps, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    with open(net_config) as f:
+        config = json.load(f)
+    net = ProxylessNASNets(config).train()
+    classes = config["classifier"]["out_features"]
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=4e-5
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    x = torch.randn(batch, channels, resolution, resolution)
+    y = torch.arange(batch) % classes
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(max(steps, 1)):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1e3)
+    print(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "threads": threads,
+                "times_ms": times,
+                "median_ms": statistics.median(times),
+                "mean_ms": statistics.fmean(times),
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], *map(int, sys.argv[2:8]))

@@ -1,0 +1,80 @@
+"""The layers of `proxyless bench --ops`, timed in PyTorch as ours are timed.
+
+Each layer is a convolution (no bias), BatchNorm in training mode and, if asked, ReLU6; the
+input requires a gradient. "forward" times the forward pass; "forward_backward" the forward
+pass, a sum and the backward pass; "conv_forward_backward" the same for the convolution
+alone. Reads the layers as JSON on standard input
+(name, in_channels, out_channels, kernel, stride, groups, activation, side) and prints one
+JSON object per layer, in order, as a list:
+
+    python3 tests/reference/ops_torch.py BATCH WARMUP RUNS THREADS < layers.json
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def layer(spec):
+    k = spec["kernel"]
+    ops = [
+        nn.Conv2d(
+            spec["in_channels"],
+            spec["out_channels"],
+            k,
+            spec["stride"],
+            k // 2,
+            groups=spec["groups"],
+            bias=False,
+        ),
+        nn.BatchNorm2d(spec["out_channels"], eps=1e-3),
+    ]
+    if spec["activation"]:
+        ops.append(nn.ReLU6())
+    return nn.Sequential(*ops).train()
+
+
+def timed(run, warmup, runs):
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(max(runs, 1)):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main(batch, warmup, runs, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    results = []
+    for spec in json.load(sys.stdin):
+        module = layer(spec)
+        x = torch.randn(batch, spec["in_channels"], spec["side"], spec["side"], requires_grad=True)
+
+        def forward():
+            module(x)
+
+        def forward_backward():
+            module(x).sum().backward()
+
+        def conv_forward_backward():
+            module[0](x).sum().backward()
+
+        results.append(
+            {
+                "name": spec["name"],
+                "forward_ms": timed(forward, warmup, runs),
+                "forward_backward_ms": timed(forward_backward, warmup, runs),
+                "conv_forward_backward_ms": timed(conv_forward_backward, warmup, runs),
+            }
+        )
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "layers": results}))
+
+
+if __name__ == "__main__":
+    main(*map(int, sys.argv[1:5]))
