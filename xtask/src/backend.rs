@@ -17,7 +17,7 @@ pub fn feature(name: &str) -> Result<&'static str, String> {
         })
 }
 
-/// Environment the backend needs at run time.
+/// Environment the backend needs to build and run.
 pub fn run_env(name: &str) -> Vec<(&'static str, String)> {
     match name {
         // Kernel autotuning on a first run costs minutes (most of all on software drivers).
@@ -25,6 +25,32 @@ pub fn run_env(name: &str) -> Vec<(&'static str, String)> {
             "CUBECL_AUTOTUNE_LEVEL",
             std::env::var("CUBECL_AUTOTUNE_LEVEL").unwrap_or_else(|_| "minimal".into()),
         )],
+        // tch builds against the LibTorch of the installed PyTorch wheel (torch==2.9.0) and
+        // finds its shared libraries at run time in the wheel's `torch/lib`.
+        "tch" => {
+            let mut env = vec![("LIBTORCH_USE_PYTORCH", "1".to_string())];
+            if let Some(lib) = torch_lib_dir() {
+                let path = match std::env::var("LD_LIBRARY_PATH") {
+                    Ok(old) if !old.is_empty() => format!("{lib}:{old}"),
+                    _ => lib,
+                };
+                env.push(("LD_LIBRARY_PATH", path));
+            }
+            env
+        }
         _ => Vec::new(),
     }
+}
+
+/// `torch/lib` of the PyTorch that `python3` imports, if any.
+fn torch_lib_dir() -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
+        ])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !dir.is_empty()).then_some(dir)
 }

@@ -96,7 +96,9 @@ impl Backend {
             Backend::Vulkan => Device::vulkan(DeviceKind::DefaultDevice),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Device::cuda(0),
+            // Deprecated upstream; this project keeps LibTorch as one of its backends.
             #[cfg(feature = "tch")]
+            #[allow(deprecated)]
             Backend::Tch => Device::libtorch(),
             #[allow(unreachable_patterns)]
             other => unreachable!("{other:?} is checked to be compiled in"),

@@ -58,18 +58,8 @@ impl RunDir {
     /// Creates a new run directory; an existing non-empty directory is refused so that no
     /// run overwrites another.
     pub fn create(path: &Path) -> Result<Self> {
-        if path.exists()
-            && std::fs::read_dir(path)
-                .map_err(|e| Error::file(path, e))?
-                .next()
-                .is_some()
-        {
-            return Err(Error::file(
-                path,
-                "already exists and is not empty; choose another --out or --resume it",
-            ));
-        }
-        std::fs::create_dir_all(path.join("checkpoints")).map_err(|e| Error::file(path, e))?;
+        proxyless_train::files::create_run_dir(path, "checkpoints")
+            .map_err(|e| Error::file(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
         })

@@ -31,6 +31,19 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Creates the directory of a new run (with `subdir` inside), refusing an existing non-empty
+/// one so that no run overwrites another; the error says to choose another `--out` or to
+/// `--resume` it.
+pub fn create_run_dir(dir: &Path, subdir: &str) -> std::io::Result<()> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "already exists and is not empty; choose another --out or --resume it",
+        ));
+    }
+    std::fs::create_dir_all(dir.join(subdir))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +56,16 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_run_directory_is_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        create_run_dir(&run, "checkpoints").unwrap();
+        assert!(run.join("checkpoints").is_dir());
+        // A second run into the same directory is refused.
+        let err = create_run_dir(&run, "checkpoints").unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
     }
 }

@@ -73,18 +73,7 @@ impl Trainer {
             spec.classifier.dropout = rate;
         }
         config.optim.dropout = Some(spec.classifier.dropout);
-        if dir.exists()
-            && std::fs::read_dir(dir)
-                .map_err(|e| Error::file(dir, e))?
-                .next()
-                .is_some()
-        {
-            return Err(Error::file(
-                dir,
-                "already exists and is not empty; choose another --out or --resume it",
-            ));
-        }
-        std::fs::create_dir_all(dir.join("checkpoints")).map_err(|e| Error::file(dir, e))?;
+        crate::files::create_run_dir(dir, "checkpoints").map_err(|e| Error::file(dir, e))?;
         write(&dir.join("train.toml"), config.to_toml_string().as_bytes())?;
         write(
             &dir.join("net.config"),
