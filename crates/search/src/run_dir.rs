@@ -159,21 +159,10 @@ impl RunDir {
 
     /// Complete checkpoints, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.path.join("checkpoints");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(Vec::new());
-        };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("epoch-"))
-            })
-            .collect();
-        found.sort();
-        Ok(found)
+        Ok(proxyless_train::files::epoch_checkpoints(
+            &self.path.join("checkpoints"),
+            STATE,
+        ))
     }
 
     /// Loads the newest checkpoint into `model` and `optim`; `None` when there is none.

@@ -199,19 +199,7 @@ impl Checkpoint {
 
 /// Complete checkpoints of a `checkpoints/` folder, oldest first.
 fn complete(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, e))?;
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("epoch-"))
-                && p.join(STATE).is_file()
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+    Ok(crate::files::epoch_checkpoints(dir, STATE))
 }
 
 fn newest(dir: &Path) -> Result<Option<PathBuf>> {

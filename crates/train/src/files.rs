@@ -44,6 +44,27 @@ pub fn create_run_dir(dir: &Path, subdir: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join(subdir))
 }
 
+/// The `epoch-N` checkpoint folders of `dir` that hold `marker` (the file written last into
+/// a complete checkpoint), oldest first; none when `dir` does not exist. Temporary folders
+/// (`.epoch-N.tmp`) of interrupted writes are not listed.
+pub fn epoch_checkpoints(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("epoch-"))
+                && p.join(marker).is_file()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
