@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::{backend::BACKENDS, cargo};
 
 /// Library crates built on Burn: none of them may enable a Burn backend feature.
-const BURN_LIBRARY_CRATES: [&str; 6] = [
+const BURN_LIBRARY_CRATES: [&str; 7] = [
+    "proxyless-kernels",
     "proxyless-nn",
     "proxyless-supernet",
     "proxyless-search",
@@ -15,7 +16,12 @@ const BURN_LIBRARY_CRATES: [&str; 6] = [
 ];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 11] = [
+const FORBIDDEN: [(&str, &str, &str); 12] = [
+    (
+        "proxyless-kernels",
+        "proxyless-space",
+        "kernels are tensor operations, below every network and space",
+    ),
     (
         "proxyless-train",
         "proxyless-supernet",

@@ -18,8 +18,9 @@ fn bench_reports_every_case_against_the_child_step() {
     let reports: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
     let cases = reports[0]["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 6);
+    assert_eq!(cases.len(), 7);
     assert_eq!(cases[0]["name"], "child network step");
+    assert_eq!(cases[6]["name"], "child network step, Burn's ops only");
     assert_eq!(cases[0]["time_ratio"].as_f64(), Some(1.0));
     for case in cases {
         assert!(case["median_ms"].as_f64().unwrap() > 0.0, "{case}");

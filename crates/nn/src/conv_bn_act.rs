@@ -6,6 +6,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 
+use burn::tensor::ops::ConvOptions;
+use proxyless_kernels::depthwise_conv2d;
+
 use crate::activation::relu6;
 
 /// Configuration of a [`ConvBnAct`].
@@ -79,12 +82,37 @@ impl ConvBnAct {
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, ceil(height / stride), ceil(width / stride)]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = self.convolve(x);
         let x = match &self.bn {
             Some(bn) => bn.forward(x),
             None => x,
         };
         if self.activation { relu6(x) } else { x }
+    }
+
+    /// The convolution alone; depthwise ones go through [`proxyless_kernels::depthwise_conv2d`],
+    /// whose backward pass is faster on the CPU than Burn's generic grouped one.
+    pub fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
+        let [out_channels, per_group, _, _] = self.conv.weight.dims();
+        let groups = self.conv.groups;
+        let PaddingConfig2d::Explicit(top, left, bottom, right) = self.conv.padding else {
+            return self.conv.forward(x);
+        };
+        if groups == 1 || per_group != 1 || groups != out_channels {
+            return self.conv.forward(x);
+        }
+        let padding = [(top, bottom), (left, right)];
+        let options =
+            ConvOptions::new_with_padding(self.conv.stride, padding, self.conv.dilation, groups);
+        let y = depthwise_conv2d(x, self.conv.weight.val(), options);
+        self.add_bias(y)
+    }
+
+    fn add_bias(&self, y: Tensor<4>) -> Tensor<4> {
+        match &self.conv.bias {
+            Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+            None => y,
+        }
     }
 
     /// Folds the BatchNorm's running statistics and affine parameters into the convolution,

@@ -156,7 +156,7 @@ pub fn time_layer(
     let measure = |backward: bool, conv_only: bool| {
         let run = || {
             let y = if conv_only {
-                module.conv.forward(x.clone())
+                module.convolve(x.clone())
             } else {
                 module.forward(x.clone())
             };

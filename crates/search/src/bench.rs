@@ -165,14 +165,16 @@ fn time_steps(device: &Device, settings: &BenchSettings, mut step: impl FnMut())
 }
 
 /// The cases, in the order they run; the child network's step comes first and is the
-/// reference of the ratios.
-pub const CASES: [&str; 6] = [
+/// reference of the ratios. The last one is that step again with `proxyless_kernels` switched
+/// off, so its ratio is what the kernels save.
+pub const CASES: [&str; 7] = [
     "child network step",
     "supernet weight step",
     "architecture step (two)",
     "architecture step (full)",
     "architecture step (full_v2)",
     "REINFORCE update (4 samples)",
+    "child network step, Burn's ops only",
 ];
 
 /// What one case measured: its step times (ms) and the process's peak memory (MiB).
@@ -241,7 +243,9 @@ pub fn run_case(
     let weights = WeightsConfig::default();
     let arch_mode = |i: usize| [ArchMode::Two, ArchMode::Full, ArchMode::FullV2][i - 2];
     let times = match index {
-        0 => {
+        0 | 6 => {
+            // The last case is the first without this project's kernels: their speed-up.
+            proxyless_kernels::set_enabled(index == 0);
             let mut net = Some(ProxylessNet::new(&arch.to_net_spec(space), &device_ad));
             let mut optim = weights.optimizer();
             time_steps(device, settings, || {

@@ -1,0 +1,195 @@
+//! The Flex backend extension: Flex's own depthwise forward, with [`depthwise_kernels`] as its
+//! backward.
+
+mod depthwise_kernels;
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
+
+use depthwise_kernels::Geometry;
+
+/// Whether the Flex kernels compute this convolution: a Flex device (autodiff or not), `f32`
+/// tensors and no dilation.
+pub fn applies(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    applies_to(x) && weight.dtype() == DType::F32 && options.dilation == [1, 1]
+}
+
+/// Whether `x` is an `f32` tensor on a Flex device (autodiff or not).
+pub fn applies_to(x: &Tensor<4>) -> bool {
+    let on_flex = matches!(
+        x.device().as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    );
+    on_flex && x.dtype() == DType::F32
+}
+
+/// [`crate::depthwise_conv2d`] on a Flex device.
+pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+    let out = <Dispatch as DepthwiseConv>::depthwise_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        options,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// A depthwise convolution with a hand-written backward pass.
+#[backend_extension(Flex, Autodiff)]
+pub trait DepthwiseConv: Backend {
+    /// `conv2d(x, weight, None, options)` for `options.groups` = channels.
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+}
+
+impl DepthwiseConv for Flex {
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        // Flex's forward already has a depthwise fast path.
+        Flex::conv2d(x, weight, None, options)
+    }
+}
+
+impl<C: CheckpointStrategy> DepthwiseConv for Autodiff<Flex, C> {
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let prepared = DepthwiseBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        match prepared {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let out = Flex::conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    None,
+                    options.clone(),
+                );
+                prep.finish((x_state, weight_state, options), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                None,
+                options,
+            )),
+        }
+    }
+}
+
+/// The backward step of the depthwise convolution.
+#[derive(Debug)]
+struct DepthwiseBackward;
+
+impl Backward<Flex, 2> for DepthwiseBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let output_grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+        let geometry = geometry(&x, &weight, &output_grad, &options);
+        let output_grad = F32View::new(&output_grad);
+
+        if let Some(node) = node_x {
+            let weight_values = F32View::new(&weight);
+            let grad = depthwise_kernels::input_gradient(
+                &geometry,
+                weight_values.values(),
+                output_grad.values(),
+            );
+            grads.register::<Flex>(node.id, flex_tensor(grad, x.layout().shape().to_vec()));
+        }
+        if let Some(node) = node_weight {
+            let x_values = F32View::new(&x);
+            let grad = depthwise_kernels::weight_gradient(
+                &geometry,
+                x_values.values(),
+                output_grad.values(),
+            );
+            grads.register::<Flex>(node.id, flex_tensor(grad, weight.layout().shape().to_vec()));
+        }
+    }
+}
+
+fn geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    output_grad: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Geometry {
+    let dims = |t: &FlexTensor| -> [usize; 4] {
+        t.layout()
+            .shape()
+            .to_vec()
+            .try_into()
+            .expect("a depthwise convolution has 4-D tensors")
+    };
+    let [batch, channels, in_h, in_w] = dims(x);
+    let [_, _, k_h, k_w] = dims(weight);
+    let [_, _, out_h, out_w] = dims(output_grad);
+    Geometry {
+        batch,
+        channels,
+        input: [in_h, in_w],
+        output: [out_h, out_w],
+        kernel: [k_h, k_w],
+        stride: options.stride,
+        padding: options.padding_begin(),
+    }
+}
+
+/// The elements of an `f32` tensor in row-major order, copied only if its layout needs it.
+pub(crate) struct F32View {
+    tensor: FlexTensor,
+    range: std::ops::Range<usize>,
+}
+
+impl F32View {
+    pub(crate) fn new(tensor: &FlexTensor) -> Self {
+        let tensor = tensor.to_contiguous();
+        let (start, end) = tensor
+            .layout()
+            .contiguous_offsets()
+            .expect("to_contiguous gives a contiguous layout");
+        F32View {
+            tensor,
+            range: start..end,
+        }
+    }
+
+    pub(crate) fn values(&self) -> &[f32] {
+        &self.tensor.storage::<f32>()[self.range.clone()]
+    }
+}
+
+pub(crate) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
