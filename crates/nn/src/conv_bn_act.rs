@@ -105,10 +105,6 @@ impl ConvBnAct {
         let options =
             ConvOptions::new_with_padding(self.conv.stride, padding, self.conv.dilation, groups);
         let y = depthwise_conv2d(x, self.conv.weight.val(), options);
-        self.add_bias(y)
-    }
-
-    fn add_bias(&self, y: Tensor<4>) -> Tensor<4> {
         match &self.conv.bias {
             Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
             None => y,
