@@ -2,9 +2,12 @@
 
 Same network (built from the net.config `proxyless bench --vs-pytorch` writes), same batch
 shape, same step: forward, label-smoothed (0.1) cross-entropy, backward, Nesterov SGD with
-momentum 0.9 and weight decay 4e-5; `threads` intra-op threads. Prints one JSON object:
+momentum 0.9 and weight decay 4e-5; `threads` intra-op threads; on DEVICE (`cpu`, the default,
+or `cuda`: then each step is timed to the GPU's end, and the peak is CUDA memory allocated;
+`cuda` without a CUDA device runs on the CPU, and the JSON says so).
+Prints one JSON object:
 
-    python3 tests/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS
+    python3 tests/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS [DEVICE]
 """
 import json
 import resource
@@ -18,19 +21,23 @@ from torch import nn
 from proxyless_torch import ProxylessNASNets
 
 
-def main(net_config, channels, resolution, batch, warmup, steps, threads):
+def main(net_config, channels, resolution, batch, warmup, steps, threads, device="cpu"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if device == "cuda" and not torch.cuda.is_available():
+        device = "cpu"
+    device = torch.device(device)
+    cuda = device.type == "cuda"
     with open(net_config) as f:
         config = json.load(f)
-    net = ProxylessNASNets(config).train()
+    net = ProxylessNASNets(config).train().to(device)
     classes = config["classifier"]["out_features"]
     optimizer = torch.optim.SGD(
         net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=4e-5
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    x = torch.randn(batch, channels, resolution, resolution)
-    y = torch.arange(batch) % classes
+    x = torch.randn(batch, channels, resolution, resolution).to(device)
+    y = (torch.arange(batch) % classes).to(device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -39,24 +46,33 @@ def main(net_config, channels, resolution, batch, warmup, steps, threads):
 
     for _ in range(warmup):
         step()
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
     times = []
     for _ in range(max(steps, 1)):
         start = time.perf_counter()
         step()
+        if cuda:
+            torch.cuda.synchronize(device)
         times.append((time.perf_counter() - start) * 1e3)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cuda:
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
     print(
         json.dumps(
             {
                 "torch": torch.__version__,
                 "threads": threads,
+                "device": device.type,
                 "times_ms": times,
                 "median_ms": statistics.median(times),
                 "mean_ms": statistics.fmean(times),
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mib": peak,
             }
         )
     )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *map(int, sys.argv[2:8]))
+    main(sys.argv[1], *map(int, sys.argv[2:8]), *sys.argv[8:9])

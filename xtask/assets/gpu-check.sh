@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# GPU check of a packaged `proxyless` (made by `cargo xtask gpu-check --package`): for every GPU
-# backend compiled into the binary, parity against flex, a latency table, its validation, and
-# a short search, each under a time limit. Needs no Rust toolchain. Usage:
+# GPU check of a packaged `proxyless` (made by `cargo xtask gpu-check --package-only`): for every
+# GPU backend compiled into the packaged binaries (`proxyless`, and `proxyless-*` beside it),
+# parity against flex, a latency table, its validation, and a short search, each under a time
+# limit; then the specialisation searches on the first binary's first GPU backend. Needs no Rust
+# toolchain. Usage:
 #   ./gpu-check.sh [RESULTS_DIR]
 # Writes RESULTS_DIR/summary.txt (one line per step: backend, step, exit status, seconds), each
 # step's log, the latency tables and plots.
@@ -10,6 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/results}
 mkdir -p "$out"
 bin="$here/proxyless"
+binaries=("$bin")
+for extra in "$here"/proxyless-*; do
+    [ -x "$extra" ] && binaries+=("$extra")
+done
 summary="$out/summary.txt"
 : >"$summary"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
@@ -18,6 +24,14 @@ chmod 700 "$XDG_RUNTIME_DIR"
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 export RUST_LOG=${RUST_LOG:-warn}
 limit=${GPU_CHECK_STEP_LIMIT:-150}
+# A binary built with `tch` loads LibTorch when it starts: take the one of the PyTorch here.
+for b in "${binaries[@]}"; do
+    if ldd "$b" 2>/dev/null | grep -q 'libtorch.*not found'; then
+        torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)
+        [ -n "$torch_lib" ] && export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        break
+    fi
+done
 
 # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, logs to NAME.log.
 step() {
@@ -32,18 +46,28 @@ step() {
     printf '%-34s %-26s %4ss\n' "$name" "$verdict" "$((SECONDS - start))" | tee -a "$summary"
 }
 
+# The GPU backends of a binary: all it holds but the CPU ones.
+gpu_backends() {
+    "$1" backends 2>/dev/null | grep -v -x -e flex -e ndarray -e tch
+}
+
 {
     echo "# gpu-check $(date -u +%FT%TZ) on $(hostname)"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
         echo "no nvidia-smi"
-    "$bin" --version
-    echo "backends: $("$bin" backends | tr '\n' ' ')"
+    for b in "${binaries[@]}"; do
+        echo "$(basename "$b"): $("$b" --version 2>&1 | head -1); backends: $("$b" backends 2>&1 | tr '\n' ' ')"
+    done
 } | tee -a "$summary"
 
 data="$here/fashion-mnist"
-for backend in $("$bin" backends); do
-    case $backend in flex | ndarray) continue ;; esac
-    run=("$bin" --backend "$backend")
+seen=" "
+for b in "${binaries[@]}"; do
+  for backend in $(gpu_backends "$b"); do
+    # A backend in two binaries runs from the first (`proxyless`, which has wgpu alone).
+    case $seen in *" $backend "*) continue ;; esac
+    seen="$seen$backend "
+    run=("$b" --backend "$backend")
     step "$backend-parity-fmnist" "$limit" "${run[@]}" parity --space fmnist --batch 16
     step "$backend-parity-cifar10" "$limit" "${run[@]}" parity --space cifar10 --batch 8
     table="$out/$backend-fmnist-b16.yaml"
@@ -55,6 +79,7 @@ for backend in $("$bin" backends); do
     step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
         --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
         --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1
+  done
 done
 # The host CPU's table for the same space, to compare with the GPU's.
 step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile --space fmnist \
@@ -63,7 +88,7 @@ step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile --spa
 # Specialisation: the same search (on the first GPU backend) constrained to the latency of a
 # MobileNetV2-like network (k3e6 everywhere) on the GPU's table and on the CPU's table; each
 # found architecture's latency on both tables. The two searches run side by side.
-gpu=$("$bin" backends | grep -v -e flex -e ndarray | head -1)
+gpu=$(gpu_backends "$bin" | head -1)
 if [ -n "$gpu" ]; then
     echo "k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6" >"$out/mobilenetv2-like.txt"
     predict() { # predict ARCH_FILE TABLE: latency in ms
@@ -89,6 +114,20 @@ if [ -n "$gpu" ]; then
             line="$line; on $table $(predict "$arch" "$out/$table-fmnist-b16.yaml") ms"
         done
         echo "$line" | tee -a "$summary"
+    done
+fi
+# The benchmark of every GPU backend (GPU_CHECK_BENCH=0 leaves it out): the child step, the
+# supernet's weight and architecture steps, and PyTorch's child step on CUDA when PyTorch is here.
+if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
+    for backend in $seen; do
+        for b in "${binaries[@]}"; do
+            gpu_backends "$b" | grep -q -x "$backend" || continue
+            step "$backend-bench" "$limit" "$b" --backend "$backend" bench --quick --vs-pytorch \
+                --out "$out/$backend-bench"
+            sed -n 's/^Our child step takes/  '"$backend"': our child step takes/p' \
+                "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
+            break
+        done
     done
 fi
 # With GPU_CHECK_SWEEP=1: targets at 25%, 50% and 75% of the GPU table's range, each searched

@@ -1,18 +1,29 @@
-//! `--backend` names: the Cargo feature of the `proxyless` binary that compiles each in.
+//! `--backend` names and the Cargo feature of the `proxyless` binary that compiles each in.
 
-/// The backends the `proxyless` binary can be built with; each name is also its feature.
+/// The Burn backend features the `proxyless` binary can be built with.
 pub const BACKENDS: [&str; 6] = ["flex", "ndarray", "wgpu", "vulkan", "cuda", "tch"];
+
+/// `--backend` names that are not a feature's name, with their feature.
+const OTHER_NAMES: [(&str, &str); 1] = [("tch-cuda", "tch")];
 
 /// Checks a backend name and returns its Cargo feature.
 pub fn feature(name: &str) -> Result<&'static str, String> {
-    BACKENDS
+    if let Some(feature) = BACKENDS.iter().find(|b| **b == name) {
+        return Ok(feature);
+    }
+    OTHER_NAMES
         .iter()
-        .find(|b| **b == name)
-        .copied()
+        .find(|(other, _)| *other == name)
+        .map(|(_, feature)| *feature)
         .ok_or_else(|| {
+            let names: Vec<&str> = BACKENDS
+                .iter()
+                .copied()
+                .chain(OTHER_NAMES.iter().map(|(n, _)| *n))
+                .collect();
             format!(
                 "unknown backend '{name}'; expected one of {}",
-                BACKENDS.join(", ")
+                names.join(", ")
             )
         })
 }

@@ -58,14 +58,16 @@ usage: cargo xtask <command> [options]
                              run the tests on the flex, ndarray and wgpu backends (wgpu on a
                              software Vulkan driver without a GPU; --cpu-only leaves it out)
   tidy                       check the architecture invariants
-  gpu-check [--package-only] [--out DIR] [--features LIST]
-                             build proxyless with GPU backends (default wgpu), package it with
-                             its check script and data (target/gpu-check), and run the checks:
-                             parity, latency profile and validation, a short search
+  gpu-check [--package-only] [--out DIR] [--features LIST]... [--libtorch DIR]
+                             build proxyless with GPU backends (one binary per --features,
+                             default wgpu; --libtorch adds a tch binary built against that
+                             LibTorch for tch-cuda), package them with the check script and
+                             data (target/gpu-check), and run the checks: parity, latency
+                             profile and validation, a short search, the benchmark
   validate                   fmt, clippy, tidy, then test
   <command> [--backend B] [--dev] [args]
                              build `proxyless` with backend B (flex, ndarray, wgpu, vulkan,
-                             cuda, tch; default flex) and run `proxyless <command> args`
+                             cuda, tch, tch-cuda; default flex) and run `proxyless <command> args`
                              (release build unless --dev)
 ";
 

@@ -42,7 +42,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         feature,
         "--",
         "--backend",
-        feature,
+        &backend_name,
     ]);
     cargo_args.extend(rest.iter().map(String::as_str));
     cargo::run(&cargo_args, &backend::run_env(feature))

@@ -21,6 +21,10 @@ pub enum Backend {
     Cuda,
     /// LibTorch through tch, on the CPU.
     Tch,
+    /// LibTorch through tch, on the first CUDA GPU (the same `tch` feature; needs a CUDA build
+    /// of LibTorch at run time).
+    #[value(name = "tch-cuda")]
+    TchCuda,
 }
 
 impl Backend {
@@ -32,8 +36,21 @@ impl Backend {
             Backend::Wgpu => "wgpu",
             Backend::Vulkan => "vulkan",
             Backend::Cuda => "cuda",
-            Backend::Tch => "tch",
+            Backend::Tch | Backend::TchCuda => "tch",
         }
+    }
+
+    /// The name `--backend` takes, also written into latency tables and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::TchCuda => "tch-cuda",
+            other => other.feature(),
+        }
+    }
+
+    /// Whether the backend runs on a GPU (its PyTorch reference then runs on CUDA).
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, Backend::Flex | Backend::Ndarray | Backend::Tch)
     }
 
     /// Whether this binary was built with the backend.
@@ -44,7 +61,7 @@ impl Backend {
             Backend::Wgpu => cfg!(feature = "wgpu"),
             Backend::Vulkan => cfg!(feature = "vulkan"),
             Backend::Cuda => cfg!(feature = "cuda"),
-            Backend::Tch => cfg!(feature = "tch"),
+            Backend::Tch | Backend::TchCuda => cfg!(feature = "tch"),
         }
     }
 
@@ -70,12 +87,13 @@ impl Backend {
     /// The inference device of this backend (no autodiff).
     pub fn device(self) -> Result<Device> {
         if !self.is_compiled() {
-            let compiled: Vec<&str> = Self::compiled().iter().map(|b| b.feature()).collect();
+            let compiled: Vec<&str> = Self::compiled().iter().map(|b| b.name()).collect();
             bail!(
                 "backend '{0}' is not compiled into this binary (it has: {1}); rebuild with \
-                 `--features {0}`, or run `cargo xtask <command> --backend {0}`",
-                self.feature(),
-                compiled.join(", ")
+                 `--features {2}`, or run `cargo xtask <command> --backend {0}`",
+                self.name(),
+                compiled.join(", "),
+                self.feature()
             );
         }
         Ok(self.device_unchecked())
@@ -100,6 +118,9 @@ impl Backend {
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
             Backend::Tch => Device::libtorch(),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            Backend::TchCuda => Device::libtorch_cuda(0),
             #[allow(unreachable_patterns)]
             other => unreachable!("{other:?} is checked to be compiled in"),
         }
@@ -108,6 +129,6 @@ impl Backend {
 
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.feature())
+        f.write_str(self.name())
     }
 }

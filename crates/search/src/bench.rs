@@ -81,12 +81,20 @@ pub struct PytorchStep {
     pub torch: String,
     /// Intra-op threads.
     pub threads: usize,
+    /// Where PyTorch ran: `cpu` or `cuda`.
+    #[serde(default = "cpu")]
+    pub device: String,
     /// Median step time.
     pub median_ms: f64,
     /// Mean step time.
     pub mean_ms: f64,
-    /// Peak resident memory of the Python process (MiB), PyTorch's libraries included.
+    /// Peak memory (MiB): on the CPU, the Python process's resident memory, PyTorch's
+    /// libraries included; on CUDA, the GPU memory PyTorch allocated during the timed steps.
     pub peak_rss_mib: f64,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 impl BenchReport {
@@ -118,10 +126,13 @@ impl BenchReport {
         if let Some(p) = &self.pytorch {
             let child = self.cases[0].median_ms;
             out.push_str(&format!(
-                "| child network step, PyTorch {} ({} threads) | {:.1} | {:.1} | {:.0} | {:.2} | - |\n\n\
+                "| child network step, PyTorch {} ({}) | {:.1} | {:.1} | {:.0} | {:.2} | - |\n\n\
                  Our child step takes {:.2}x PyTorch's.\n",
                 p.torch,
-                p.threads,
+                match p.device.as_str() {
+                    "cpu" => format!("{} threads", p.threads),
+                    gpu => format!("{gpu}, GPU memory"),
+                },
                 p.median_ms,
                 self.batch as f64 / (p.median_ms / 1e3),
                 p.peak_rss_mib,

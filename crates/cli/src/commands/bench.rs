@@ -36,8 +36,6 @@ pub struct BenchArgs {
     /// Where to write bench.json and bench.md.
     #[arg(long, default_value = "bench")]
     pub out: PathBuf,
-    /// Run only this case in this process and print its measurements as JSON (each case runs
-    /// in its own process, so that its peak memory is its own).
     /// Profile the child network's step layer by layer instead (convolution, BatchNorm,
     /// ReLU6; forward and backward), summed by kind of layer; with --vs-pytorch, beside
     /// PyTorch's times for the same layers.
@@ -50,6 +48,8 @@ pub struct BenchArgs {
     /// The Python that runs the PyTorch reference.
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// Run only this case in this process and print its measurements as JSON (each case runs
+    /// in its own process, so that its peak memory is its own).
     #[arg(long, hide = true)]
     pub case: Option<usize>,
 }
@@ -114,7 +114,13 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         bar.finish_and_clear();
         let mut report = summarize(&space, &device, &settings, &measured);
         if args.vs_pytorch {
-            report.pytorch = Some(pytorch_step(&args.python, &space, &settings, &args.out)?);
+            report.pytorch = Some(pytorch_step(
+                backend,
+                &args.python,
+                &space,
+                &settings,
+                &args.out,
+            )?);
         }
         let table = report.to_markdown();
         println!("{table}");
@@ -149,7 +155,7 @@ fn case_in_child(
         .args([
             "--quiet",
             "--backend",
-            backend.feature(),
+            backend.name(),
             "bench",
             "--space",
             space,
@@ -160,8 +166,9 @@ fn case_in_child(
         .context("running a bench case")?;
     if !output.status.success() {
         bail!(
-            "bench case '{}' on {space} failed: {}",
+            "bench case '{}' on {space} failed ({}): {}",
             CASES[case],
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -179,8 +186,10 @@ const TORCH_NET: &str = include_str!("../../../../tests/reference/proxyless_torc
 const TORCH_BENCH: &str = include_str!("../../../../tests/reference/bench_torch.py");
 
 /// Times the child step in PyTorch: the same network (its net.config is written to `out`),
-/// batch shape and step, with as many threads as this machine has cores.
+/// batch shape and step, with as many threads as this machine has cores; on CUDA when our
+/// backend runs on a GPU.
 fn pytorch_step(
+    backend: Backend,
     python: &str,
     space: &proxyless_space::SearchSpace,
     settings: &BenchSettings,
@@ -210,6 +219,7 @@ fn pytorch_step(
             ]
             .map(|v| v.to_string()),
         )
+        .arg(if backend.is_gpu() { "cuda" } else { "cpu" })
         .output()
         .with_context(|| format!("--vs-pytorch: cannot run {python}"))?;
     if !output.status.success() {

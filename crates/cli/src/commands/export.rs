@@ -92,7 +92,7 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
     });
     let mut report = serde_json::json!({
         "checkpoint": checkpoint.dir,
-        "backend": backend.feature(),
+        "backend": backend.name(),
         "resolution": resolution,
         "fold_max_relative_error": fold_error,
     });

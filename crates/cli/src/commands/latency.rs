@@ -186,7 +186,7 @@ fn profile_table(
         space,
         &device,
         settings,
-        backend.feature(),
+        backend.name(),
         origin,
         |_, total, key| {
             bar.set_length(total as u64);

@@ -58,7 +58,7 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
             let config = SearchConfig::from_toml_with_overrides(&text, &origin, &overrides)?;
             if let Some(wanted) = config.target.cost.strip_prefix("measured:") {
                 anyhow::ensure!(
-                    wanted == backend.feature(),
+                    wanted == backend.name(),
                     "{origin}: target.cost = \"measured:{wanted}\" profiles the backend the search runs on; run with --backend {wanted} (this run uses {backend})"
                 );
             }
