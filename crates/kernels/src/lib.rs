@@ -9,6 +9,12 @@
 //! over the output gradient for each of the two gradients. On every other device, and for
 //! anything but `f32` or dilation 1, it is Burn's `conv2d`.
 //!
+//! Burn's training BatchNorm composes generic operations that transpose the whole activation
+//! for each of its reductions. [`batch_norm`] computes it on Flex autodiff devices with two
+//! passes for the statistics, one for the output and two for the gradients, and updates the
+//! running statistics as Burn's `BatchNorm::forward` does; in inference, and on every other
+//! device, it is `BatchNorm::forward`.
+//!
 //! ```
 //! use burn::prelude::*;
 //! use burn::tensor::ops::ConvOptions;
@@ -20,10 +26,12 @@
 //! assert_eq!(y.dims(), [2, 8, 6, 6]);
 //! ```
 
+mod batch_norm;
 mod depthwise;
 #[cfg(feature = "flex")]
 mod flex;
 
+pub use batch_norm::batch_norm;
 pub use depthwise::depthwise_conv2d;
 
 use std::sync::atomic::{AtomicBool, Ordering};

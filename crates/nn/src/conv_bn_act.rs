@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 
 use burn::tensor::ops::ConvOptions;
-use proxyless_kernels::depthwise_conv2d;
+use proxyless_kernels::{batch_norm, depthwise_conv2d};
 
 use crate::activation::relu6;
 
@@ -84,7 +84,7 @@ impl ConvBnAct {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.convolve(x);
         let x = match &self.bn {
-            Some(bn) => bn.forward(x),
+            Some(bn) => batch_norm(bn, x),
             None => x,
         };
         if self.activation { relu6(x) } else { x }

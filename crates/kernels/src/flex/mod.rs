@@ -1,6 +1,8 @@
 //! The Flex backend extension: Flex's own depthwise forward, with [`depthwise_kernels`] as its
 //! backward.
 
+pub mod batch_norm;
+mod batch_norm_kernels;
 mod depthwise_kernels;
 
 use burn::backend::autodiff::NodeId;
@@ -21,11 +23,16 @@ use depthwise_kernels::Geometry;
 /// Whether the Flex kernels compute this convolution: a Flex device (autodiff or not), `f32`
 /// tensors and no dilation.
 pub fn applies(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    applies_to(x) && weight.dtype() == DType::F32 && options.dilation == [1, 1]
+}
+
+/// Whether `x` is an `f32` tensor on a Flex device (autodiff or not).
+pub fn applies_to(x: &Tensor<4>) -> bool {
     let on_flex = matches!(
         x.device().as_dispatch().clone().inner(),
         DispatchDevice::Flex(_)
     );
-    on_flex && x.dtype() == DType::F32 && weight.dtype() == DType::F32 && options.dilation == [1, 1]
+    on_flex && x.dtype() == DType::F32
 }
 
 /// [`crate::depthwise_conv2d`] on a Flex device.
@@ -162,13 +169,13 @@ fn geometry(
 }
 
 /// The elements of an `f32` tensor in row-major order, copied only if its layout needs it.
-struct F32View {
+pub(crate) struct F32View {
     tensor: FlexTensor,
     range: std::ops::Range<usize>,
 }
 
 impl F32View {
-    fn new(tensor: &FlexTensor) -> Self {
+    pub(crate) fn new(tensor: &FlexTensor) -> Self {
         let tensor = tensor.to_contiguous();
         let (start, end) = tensor
             .layout()
@@ -180,11 +187,11 @@ impl F32View {
         }
     }
 
-    fn values(&self) -> &[f32] {
+    pub(crate) fn values(&self) -> &[f32] {
         &self.tensor.storage::<f32>()[self.range.clone()]
     }
 }
 
-fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+pub(crate) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }

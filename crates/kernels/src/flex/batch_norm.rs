@@ -1,0 +1,180 @@
+//! The training BatchNorm as a Flex backend extension: batch statistics and normalisation by
+//! [`super::batch_norm_kernels`], with a hand-written autodiff step.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::prelude::*;
+
+use super::batch_norm_kernels::{self as kernels, Shape3};
+use super::{F32View, flex_tensor};
+
+/// The batch statistics of `x` (`[batch, channels, ...]`, no autodiff): `[2, channels]`, the
+/// means then the biased variances.
+pub fn statistics(x: Tensor<4>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as BatchNormStatistics>::batch_norm_statistics(
+        x.into_dispatch(),
+    ))
+}
+
+/// `γ·(x − μ)/√(var + ε) + β` with `stats` from [`statistics`] of the same `x`, differentiable
+/// in `x`, `γ` and `β` as the training BatchNorm (the statistics' own dependence on `x` is in
+/// the gradient).
+pub fn normalize(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    stats: Tensor<2>,
+    epsilon: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as BatchNormTrain>::batch_norm_normalize(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        stats.into_dispatch(),
+        epsilon,
+    ))
+}
+
+/// Per-channel batch statistics.
+#[backend_extension(Flex)]
+pub trait BatchNormStatistics: Backend {
+    /// `[2, channels]`: means, then biased variances.
+    fn batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl BatchNormStatistics for Flex {
+    fn batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = shape3(&x);
+        let stats = kernels::statistics(&shape, F32View::new(&x).values());
+        flex_tensor(stats, vec![2, shape.channels])
+    }
+}
+
+/// The normalisation of the training BatchNorm.
+#[backend_extension(Flex, Autodiff)]
+pub trait BatchNormTrain: Backend {
+    /// `γ·(x − μ)/√(var + ε) + β` with `stats = [means; variances]` of `x`.
+    fn batch_norm_normalize(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+impl BatchNormTrain for Flex {
+    fn batch_norm_normalize(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let shape = shape3(&x);
+        let y = kernels::normalize(
+            &shape,
+            F32View::new(&x).values(),
+            F32View::new(&gamma).values(),
+            F32View::new(&beta).values(),
+            F32View::new(&stats).values(),
+            epsilon,
+        );
+        flex_tensor(y, x.layout().shape().to_vec())
+    }
+}
+
+impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
+    fn batch_norm_normalize(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let stats = stats.into_primitive();
+        let prepared = NormalizeBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        match prepared {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let out = Flex::batch_norm_normalize(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    stats.clone(),
+                    epsilon,
+                );
+                prep.finish((x_state, gamma_state, stats, epsilon), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::batch_norm_normalize(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                stats,
+                epsilon,
+            )),
+        }
+    }
+}
+
+/// The backward step of the normalisation.
+#[derive(Debug)]
+struct NormalizeBackward;
+
+impl Backward<Flex, 3> for NormalizeBackward {
+    type State = (NodeId, NodeId, FlexTensor, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let output_grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma_state, stats, epsilon) = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+        let gamma: FlexTensor = checkpointer.retrieve_node_output(gamma_state);
+        let shape = shape3(&x);
+        let (x_grad, gamma_grad, beta_grad) = kernels::gradients(
+            &shape,
+            F32View::new(&x).values(),
+            F32View::new(&gamma).values(),
+            F32View::new(&stats).values(),
+            epsilon,
+            F32View::new(&output_grad).values(),
+        );
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, flex_tensor(x_grad, x.layout().shape().to_vec()));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex_tensor(gamma_grad, vec![shape.channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex_tensor(beta_grad, vec![shape.channels]));
+        }
+    }
+}
+
+fn shape3(x: &FlexTensor) -> Shape3 {
+    let dims = x.layout().shape().to_vec();
+    assert!(
+        dims.len() >= 2,
+        "BatchNorm expects [batch, channels, ...], got {dims:?}"
+    );
+    Shape3 {
+        batch: dims[0],
+        channels: dims[1],
+        plane: dims[2..].iter().product(),
+    }
+}
