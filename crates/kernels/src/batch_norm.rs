@@ -27,8 +27,7 @@ fn training_forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let stats = Tensor::from_inner(statistics(x.clone().inner()));
     let output = normalize(x, bn.gamma.val(), bn.beta.val(), stats.clone(), bn.epsilon);
     // As Burn's BatchNorm: running = (1 − momentum)·running + momentum·batch, biased variance.
-    let [mean, variance] =
-        [0, 1].map(|row| stats.clone().slice(row..row + 1).reshape([channels]));
+    let [mean, variance] = [0, 1].map(|row| stats.clone().slice(row..row + 1).reshape([channels]));
     for (running, batch) in [(&bn.running_mean, mean), (&bn.running_var, variance)] {
         let updated = running
             .value_sync()
@@ -43,6 +42,7 @@ fn training_forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_close;
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
 
@@ -70,20 +70,6 @@ mod tests {
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().try_into_vec::<f32>().expect("f32 values")
-    }
-
-    fn assert_close(what: &str, a: &[f32], b: &[f32], tolerance: f32) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        let worst = a
-            .iter()
-            .zip(b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0, f32::max);
-        assert!(
-            worst <= tolerance * scale,
-            "{what}: off by {worst} (scale {scale})"
-        );
     }
 
     /// Output, gradients of x, γ and β, and the running statistics after two training steps,

@@ -32,6 +32,7 @@ pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_close;
     use burn::tensor::Distribution;
 
     /// Output, input gradient and weight gradient of `sum(conv(x, w) · r)`.
@@ -81,17 +82,11 @@ mod tests {
                 ("input gradient", 1, 1),
                 ("weight gradient", 2, 2),
             ] {
-                let (a, b) = (&ours[a], &burns[b]);
-                assert_eq!(a.len(), b.len(), "{what}");
-                let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-                let worst = a
-                    .iter()
-                    .zip(b)
-                    .map(|(p, q)| (p - q).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    worst <= 1e-5 * scale,
-                    "{what} of k{kernel} s{stride} {padding:?}: off by {worst} (scale {scale})"
+                assert_close(
+                    &format!("{what} of k{kernel} s{stride} {padding:?}"),
+                    &ours[a],
+                    &burns[b],
+                    1e-5,
                 );
             }
         }

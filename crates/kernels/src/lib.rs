@@ -30,6 +30,8 @@ mod batch_norm;
 mod depthwise;
 #[cfg(feature = "flex")]
 mod flex;
+#[cfg(test)]
+mod test_support;
 
 pub use batch_norm::batch_norm;
 pub use depthwise::depthwise_conv2d;
