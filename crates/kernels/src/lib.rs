@@ -9,6 +9,9 @@
 //! over the output gradient for each of the two gradients. On every other device, and for
 //! anything but `f32` or dilation 1, it is Burn's `conv2d`.
 //!
+//! [`pointwise_conv2d`] does the same for 1x1 convolutions (stride 1, one group), whose
+//! backward on Flex is two matrix products instead of Burn's generic convolution backward.
+//!
 //! Burn's training BatchNorm composes generic operations that transpose the whole activation
 //! for each of its reductions. [`batch_norm`] computes it on Flex autodiff devices with two
 //! passes for the statistics, one for the output and two for the gradients, and updates the
@@ -30,11 +33,13 @@ mod batch_norm;
 mod depthwise;
 #[cfg(feature = "flex")]
 mod flex;
+mod pointwise;
 #[cfg(test)]
 mod test_support;
 
 pub use batch_norm::batch_norm;
 pub use depthwise::depthwise_conv2d;
+pub use pointwise::pointwise_conv2d;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -462,7 +462,7 @@ mod tests {
         let mut spec = arch.to_net_spec(&space);
         spec.classifier.out_features = 4;
         let config = TrainConfig::from_toml_str(
-            "seed = 1\nepochs = 2\n[data]\ndataset = \"synthetic\"\nbatch_size = 16\n\
+            "seed = 1\nepochs = 3\n[data]\ndataset = \"synthetic\"\nbatch_size = 16\n\
              eval_batch_size = 64\nresolution = 28\nsynthetic_per_class = 48\naugment = false\n\
              [optim]\nlr = 0.1\nwarmup_epochs = 0.5\n",
             "test",
@@ -477,31 +477,31 @@ mod tests {
         let (spec, config) = tiny_setup();
         let root = tempfile::tempdir().unwrap();
 
-        // Two epochs in one go.
+        // Three epochs in one go (two learn the patterns on some seeds only).
         let straight = root.path().join("straight");
         let full = Trainer::new(spec.clone(), config.clone(), &straight, &device, true)
             .unwrap()
             .run()
             .unwrap();
-        assert_eq!(full.epochs, 2);
+        assert_eq!(full.epochs, 3);
         assert!(full.test.top1 > 0.5, "learns the patterns: {:?}", full.test);
         assert!(straight.join("curves.svg").is_file());
         let metrics = std::fs::read_to_string(straight.join("metrics.jsonl")).unwrap();
-        assert_eq!(metrics.lines().count(), 2);
+        assert_eq!(metrics.lines().count(), 3);
 
-        // Stopped after one epoch, then resumed for the second: the same weights.
+        // Stopped after two epochs, then resumed for the third: the same weights.
         let split = root.path().join("split");
         let first = Trainer::new(spec.clone(), config.clone(), &split, &device, true)
             .unwrap()
-            .stop_after(1)
+            .stop_after(2)
             .run()
             .unwrap();
-        assert_eq!(first.epochs, 1);
+        assert_eq!(first.epochs, 2);
         let resumed = Trainer::resume(&split, None, &device, true)
             .unwrap()
             .run()
             .unwrap();
-        assert_eq!(resumed.epochs, 2);
+        assert_eq!(resumed.epochs, 3);
         let a = Checkpoint::open(&straight).unwrap();
         let b = Checkpoint::open(&split).unwrap();
         assert_eq!(a.state.steps, b.state.steps);

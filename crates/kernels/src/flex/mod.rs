@@ -1,9 +1,10 @@
-//! The Flex backend extension: Flex's own depthwise forward, with [`depthwise_kernels`] as its
-//! backward.
+//! The Flex backend extensions: Flex's own depthwise forward, with [`depthwise_kernels`] as its
+//! backward; the training BatchNorm ([`batch_norm`]); the 1x1 convolution ([`pointwise`]).
 
 pub mod batch_norm;
 mod batch_norm_kernels;
 mod depthwise_kernels;
+pub mod pointwise;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
