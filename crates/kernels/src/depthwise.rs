@@ -32,30 +32,8 @@ pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::assert_close;
+    use crate::test_support::{assert_close, conv_and_gradients};
     use burn::tensor::Distribution;
-
-    /// Output, input gradient and weight gradient of `sum(conv(x, w) · r)`.
-    fn run(
-        conv: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
-        x: &Tensor<4>,
-        w: &Tensor<4>,
-        r: &Tensor<4>,
-    ) -> [Vec<f32>; 3] {
-        let device = Device::flex().autodiff();
-        let x = Tensor::from_data(x.to_data(), &device).require_grad();
-        let w = Tensor::from_data(w.to_data(), &device).require_grad();
-        let y = conv(x.clone(), w.clone());
-        let grads = (y.clone() * Tensor::from_data(r.to_data(), &device))
-            .sum()
-            .backward();
-        let values = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().expect("f32 values");
-        [
-            values(y.inner()),
-            values(x.grad(&grads).expect("input gradient")),
-            values(w.grad(&grads).expect("weight gradient")),
-        ]
-    }
 
     #[test]
     fn matches_burns_grouped_convolution_and_its_gradients() {
@@ -75,8 +53,9 @@ mod tests {
             let out_shape = reference(x.clone(), w.clone()).dims();
             let r = Tensor::<4>::random(out_shape, normal, &device);
 
-            let ours = run(|x, w| depthwise_conv2d(x, w, options.clone()), &x, &w, &r);
-            let burns = run(reference, &x, &w, &r);
+            let ours =
+                conv_and_gradients(|x, w| depthwise_conv2d(x, w, options.clone()), &x, &w, &r);
+            let burns = conv_and_gradients(reference, &x, &w, &r);
             for (what, a, b) in [
                 ("output", 0, 0),
                 ("input gradient", 1, 1),
