@@ -74,28 +74,40 @@ impl<C: CheckpointStrategy> DepthwiseConv for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let prepared = DepthwiseBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful();
-        match prepared {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let out = Flex::conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    None,
-                    options.clone(),
-                );
-                prep.finish((x_state, weight_state, options), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                None,
-                options,
-            )),
+        convolution_op::<C, _, _>(DepthwiseBackward, x, weight, options.clone(), |x, w| {
+            Flex::conv2d(x, w, None, options)
+        })
+    }
+}
+
+/// Records an operation of an input and a weight on a Flex autodiff device: `forward` of their
+/// values, and `backward` with the state `(x, weight, extra)` (both checkpointed) when a
+/// gradient is wanted.
+pub(crate) fn convolution_op<C, Op, S>(
+    backward: Op,
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    extra: S,
+    forward: impl FnOnce(FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>>
+where
+    C: CheckpointStrategy,
+    Op: Backward<Flex, 2, State = (NodeId, NodeId, S)>,
+    S: Clone + Send + std::fmt::Debug + 'static,
+{
+    let prepared = backward
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful();
+    match prepared {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let out = forward(x.into_primitive(), weight.into_primitive());
+            prep.finish((x_state, weight_state, extra), out)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(forward(x.into_primitive(), weight.into_primitive()))
         }
     }
 }

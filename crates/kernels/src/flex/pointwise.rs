@@ -10,7 +10,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
@@ -46,25 +46,9 @@ impl PointwiseConv for Flex {
 
 impl<C: CheckpointStrategy> PointwiseConv for Autodiff<Flex, C> {
     fn pointwise_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        let prepared = PointwiseBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful();
-        match prepared {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let out =
-                    Flex::conv2d(x.into_primitive(), weight.into_primitive(), None, options());
-                prep.finish((x_state, weight_state), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                None,
-                options(),
-            )),
-        }
+        super::convolution_op::<C, _, _>(PointwiseBackward, x, weight, (), |x, w| {
+            Flex::conv2d(x, w, None, options())
+        })
     }
 }
 
@@ -73,7 +57,7 @@ impl<C: CheckpointStrategy> PointwiseConv for Autodiff<Flex, C> {
 struct PointwiseBackward;
 
 impl Backward<Flex, 2> for PointwiseBackward {
-    type State = (NodeId, NodeId);
+    type State = (NodeId, NodeId, ());
 
     fn backward(
         self,
@@ -83,7 +67,7 @@ impl Backward<Flex, 2> for PointwiseBackward {
     ) {
         let [node_x, node_weight] = ops.parents;
         let output_grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, weight_state) = ops.state;
+        let (x_state, weight_state, ()) = ops.state;
         let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
         let dims = |t: &FlexTensor| -> [usize; 4] {
