@@ -61,12 +61,15 @@ gpu_backends() {
 } | tee -a "$summary"
 
 data="$here/fashion-mnist"
-seen=" "
+# The binary that runs each GPU backend, and the backends in order. A backend in two binaries
+# runs from the first (`proxyless`, which has wgpu alone).
+declare -A runner=()
+order=()
 for b in "${binaries[@]}"; do
   for backend in $(gpu_backends "$b"); do
-    # A backend in two binaries runs from the first (`proxyless`, which has wgpu alone).
-    case $seen in *" $backend "*) continue ;; esac
-    seen="$seen$backend "
+    [ -n "${runner[$backend]:-}" ] && continue
+    runner[$backend]=$b
+    order+=("$backend")
     run=("$b" --backend "$backend")
     step "$backend-parity-fmnist" "$limit" "${run[@]}" parity --space fmnist --batch 16
     step "$backend-parity-cifar10" "$limit" "${run[@]}" parity --space cifar10 --batch 8
@@ -119,15 +122,11 @@ fi
 # The benchmark of every GPU backend (GPU_CHECK_BENCH=0 leaves it out): the child step, the
 # supernet's weight and architecture steps, and PyTorch's child step on CUDA when PyTorch is here.
 if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
-    for backend in $seen; do
-        for b in "${binaries[@]}"; do
-            gpu_backends "$b" | grep -q -x "$backend" || continue
-            step "$backend-bench" "$limit" "$b" --backend "$backend" bench --quick --vs-pytorch \
-                --out "$out/$backend-bench"
-            sed -n 's/^Our child step takes/  '"$backend"': our child step takes/p' \
-                "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
-            break
-        done
+    for backend in "${order[@]}"; do
+        step "$backend-bench" "$limit" "${runner[$backend]}" --backend "$backend" bench --quick \
+            --vs-pytorch --out "$out/$backend-bench"
+        sed -n 's/^Our child step takes/  '"$backend"': our child step takes/p' \
+            "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
     done
 fi
 # With GPU_CHECK_SWEEP=1: targets at 25%, 50% and 75% of the GPU table's range, each searched

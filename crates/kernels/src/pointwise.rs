@@ -30,12 +30,16 @@ pub fn pointwise_conv2d(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
         "pointwise_conv2d: weight {:?} is not a 1x1 convolution of {in_channels} channels",
         weight.dims()
     );
-    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
     #[cfg(feature = "flex")]
-    if crate::enabled() && crate::flex::applies(&x, &weight, &options) {
+    if crate::enabled() && crate::flex::applies(&x, &weight, &options()) {
         return crate::flex::pointwise::pointwise_conv2d(x, weight);
     }
-    conv2d(x, weight, None, options)
+    conv2d(x, weight, None, options())
+}
+
+/// The options of a 1x1 convolution: stride 1, no padding, no dilation, one group.
+pub(crate) fn options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
 }
 
 #[cfg(test)]
@@ -47,7 +51,6 @@ mod tests {
     #[test]
     fn matches_burns_convolution_and_its_gradients() {
         let device = Device::flex();
-        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         for (batch, inputs, outputs, side) in
             [(3, 5, 7, 6), (2, 16, 4, 3), (4, 3, 9, 1), (1, 6, 6, 5)]
         {
@@ -56,7 +59,7 @@ mod tests {
             let w = Tensor::<4>::random([outputs, inputs, 1, 1], normal, &device);
             let r = Tensor::<4>::random([batch, outputs, side, side], normal, &device);
             let ours = conv_and_gradients(pointwise_conv2d, &x, &w, &r);
-            let burns = conv_and_gradients(|x, w| conv2d(x, w, None, options.clone()), &x, &w, &r);
+            let burns = conv_and_gradients(|x, w| conv2d(x, w, None, options()), &x, &w, &r);
             for (i, what) in ["output", "input gradient", "weight gradient"]
                 .iter()
                 .enumerate()

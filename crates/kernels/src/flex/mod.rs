@@ -160,16 +160,9 @@ fn geometry(
     output_grad: &FlexTensor,
     options: &ConvOptions<2>,
 ) -> Geometry {
-    let dims = |t: &FlexTensor| -> [usize; 4] {
-        t.layout()
-            .shape()
-            .to_vec()
-            .try_into()
-            .expect("a depthwise convolution has 4-D tensors")
-    };
-    let [batch, channels, in_h, in_w] = dims(x);
-    let [_, _, k_h, k_w] = dims(weight);
-    let [_, _, out_h, out_w] = dims(output_grad);
+    let [batch, channels, in_h, in_w] = dims4(x);
+    let [_, _, k_h, k_w] = dims4(weight);
+    let [_, _, out_h, out_w] = dims4(output_grad);
     Geometry {
         batch,
         channels,
@@ -179,6 +172,15 @@ fn geometry(
         stride: options.stride,
         padding: options.padding_begin(),
     }
+}
+
+/// The dimensions of a convolution's 4-D tensor.
+fn dims4(t: &FlexTensor) -> [usize; 4] {
+    t.layout()
+        .shape()
+        .to_vec()
+        .try_into()
+        .expect("a convolution has 4-D tensors")
 }
 
 /// The elements of an `f32` tensor in row-major order, copied only if its layout needs it.

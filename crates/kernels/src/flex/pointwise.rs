@@ -17,7 +17,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
 use burn::tensor::Shape;
-use burn::tensor::ops::ConvOptions;
+
+use crate::pointwise::options;
 
 /// [`crate::pointwise_conv2d`] on a Flex device.
 pub fn pointwise_conv2d(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
@@ -32,10 +33,6 @@ pub fn pointwise_conv2d(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
 pub trait PointwiseConv: Backend {
     /// `conv2d(x, weight)` for a `[out, in, 1, 1]` weight, stride 1, no padding, one group.
     fn pointwise_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
-}
-
-fn options() -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
 }
 
 impl PointwiseConv for Flex {
@@ -70,15 +67,8 @@ impl Backward<Flex, 2> for PointwiseBackward {
         let (x_state, weight_state, ()) = ops.state;
         let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-        let dims = |t: &FlexTensor| -> [usize; 4] {
-            t.layout()
-                .shape()
-                .to_vec()
-                .try_into()
-                .expect("a 1x1 convolution has 4-D tensors")
-        };
-        let [batch, in_channels, height, width] = dims(&x);
-        let [out_channels, _, _, _] = dims(&weight);
+        let [batch, in_channels, height, width] = super::dims4(&x);
+        let [out_channels, _, _, _] = super::dims4(&weight);
         let plane = height * width;
         let dy = Flex::float_reshape(output_grad, Shape::new([batch, out_channels, plane]));
 
