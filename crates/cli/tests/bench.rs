@@ -1,5 +1,6 @@
-//! `proxyless bench` end to end on the tiny space: every case runs in its own process and the
-//! report holds them all, with the child step as the reference of the ratios.
+//! `proxyless bench` end to end on the tiny space: every case runs in its own process, once per
+//! round, and the report holds them all, the rounds' times pooled, with the child step as the
+//! reference of the ratios.
 
 mod common;
 
@@ -12,11 +13,13 @@ fn bench_reports_every_case_against_the_child_step() {
     let o = out.display().to_string();
     let tiny = repo_file("crates/search/tests/tiny.toml");
     let printed = success(&[
-        "bench", "--space", &tiny, "--batch", "4", "--steps", "1", "--warmup", "0", "--out", &o,
+        "bench", "--space", &tiny, "--batch", "4", "--steps", "1", "--warmup", "0", "--rounds",
+        "2", "--out", &o,
     ]);
     assert!(printed.contains("| supernet weight step |"), "{printed}");
     let reports: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(reports[0]["rounds"], 2);
     let cases = reports[0]["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 7);
     assert_eq!(cases[0]["name"], "child network step");
@@ -28,6 +31,7 @@ fn bench_reports_every_case_against_the_child_step() {
     }
     let markdown = std::fs::read_to_string(out.join("bench.md")).unwrap();
     assert_eq!(markdown.matches("| architecture step (").count(), 3);
+    assert!(markdown.contains("2 rounds of 1 timed steps"), "{markdown}");
     common::failure(
         &["bench", "--space", "fmnist@0", "--out", &o],
         &["fmnist@0", "positive resolution"],

@@ -1,7 +1,12 @@
-//! BatchNorm: the training forward through the Flex kernels where they apply, Burn's otherwise.
+//! BatchNorm, alone or followed by ReLU6: the training forward through the Flex kernels where
+//! they apply, Burn's otherwise.
 
 use burn::nn::BatchNorm;
 use burn::prelude::*;
+
+#[cfg(feature = "flex")]
+use crate::flex::batch_norm::Activation;
+use crate::relu6;
 
 /// `bn.forward(x)`, with the same results and the same update of the running statistics; in
 /// training on a Flex autodiff device, computed by this crate's kernels (one pass for the
@@ -9,23 +14,46 @@ use burn::prelude::*;
 /// which transposes the activation for each reduction.
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    if crate::enabled()
-        && bn.training.is_enabled()
-        && x.device().is_autodiff()
-        && crate::flex::applies_to(&x)
-    {
-        return training_forward(bn, x);
+    if kernel_applies(bn, &x) {
+        return training_forward(bn, x, Activation::Identity);
     }
     bn.forward(x)
 }
 
+/// [`relu6`]`(bn.forward(x))`; in training on a Flex autodiff device, ReLU6 is applied in the
+/// BatchNorm kernel's output pass and its gradient in the kernel's backward pass, so the
+/// activation costs no pass, and no tensor, of its own.
+pub fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if kernel_applies(bn, &x) {
+        return training_forward(bn, x, Activation::Relu6);
+    }
+    relu6(bn.forward(x))
+}
+
+/// Whether the kernels compute `bn` on `x`: on, in training, on a Flex autodiff device.
 #[cfg(feature = "flex")]
-fn training_forward(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+fn kernel_applies(bn: &BatchNorm, x: &Tensor<4>) -> bool {
+    crate::enabled()
+        && bn.training.is_enabled()
+        && x.device().is_autodiff()
+        && crate::flex::applies_to(x)
+}
+
+#[cfg(feature = "flex")]
+fn training_forward(bn: &BatchNorm, x: Tensor<4>, activation: Activation) -> Tensor<4> {
     use crate::flex::batch_norm::{normalize, statistics};
     let device = x.device();
     let [_, channels, _, _] = x.dims();
     let stats = Tensor::from_inner(statistics(x.clone().inner()));
-    let output = normalize(x, bn.gamma.val(), bn.beta.val(), stats.clone(), bn.epsilon);
+    let output = normalize(
+        x,
+        bn.gamma.val(),
+        bn.beta.val(),
+        stats.clone(),
+        bn.epsilon,
+        activation,
+    );
     // As Burn's BatchNorm: running = (1 − momentum)·running + momentum·batch, biased variance.
     let [mean, variance] = [0, 1].map(|row| stats.clone().slice(row..row + 1).reshape([channels]));
     for (running, batch) in [(&bn.running_mean, mean), (&bn.running_var, variance)] {
@@ -80,8 +108,8 @@ mod tests {
             .with_momentum(0.1)
             .with_epsilon(1e-3)
             .init(&device);
-        bn.gamma = Param::from_tensor(pseudo_random([6], 1, 0.5, 1.5, &device));
-        bn.beta = Param::from_tensor(pseudo_random([6], 2, -0.5, 0.5, &device));
+        bn.gamma = Param::from_tensor(pseudo_random([6], 1, 1.5, 4.0, &device));
+        bn.beta = Param::from_tensor(pseudo_random([6], 2, 0.5, 2.5, &device));
         let mut out = Vec::new();
         for step in 0..2 {
             let shape = [4, 6, 5, 3];
@@ -103,8 +131,6 @@ mod tests {
 
     #[test]
     fn training_matches_burns_batch_norm_with_its_gradients_and_running_statistics() {
-        let ours = two_steps(batch_norm);
-        let burns = two_steps(|bn, x| bn.forward(x));
         let names = [
             "output",
             "x gradient",
@@ -113,9 +139,18 @@ mod tests {
             "running mean",
             "running var",
         ];
+        let ours = two_steps(batch_norm);
+        let burns = two_steps(|bn, x| bn.forward(x));
         for ((name, a), b) in names.iter().zip(&ours).zip(&burns) {
             assert_close(name, a, b, 1e-5);
         }
+        let ours = two_steps(batch_norm_relu6);
+        let burns = two_steps(|bn, x| relu6(bn.forward(x)));
+        for ((name, a), b) in names.iter().zip(&ours).zip(&burns) {
+            assert_close(&format!("{name} with ReLU6"), a, b, 1e-5);
+        }
+        let clipped = |f: fn(f32) -> bool| ours[0].iter().filter(|&&v| f(v)).count();
+        assert!(clipped(|v| v == 0.0) > 0 && clipped(|v| v == 6.0) > 0);
     }
 
     #[test]

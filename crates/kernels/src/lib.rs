@@ -16,7 +16,8 @@
 //! for each of its reductions. [`batch_norm`] computes it on Flex autodiff devices with two
 //! passes for the statistics, one for the output and two for the gradients, and updates the
 //! running statistics as Burn's `BatchNorm::forward` does; in inference, and on every other
-//! device, it is `BatchNorm::forward`.
+//! device, it is `BatchNorm::forward`. [`batch_norm_relu6`] also applies ReLU6 in the same
+//! kernel: in its output pass, and its gradient in the BatchNorm's backward pass.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -29,6 +30,7 @@
 //! assert_eq!(y.dims(), [2, 8, 6, 6]);
 //! ```
 
+mod activation;
 mod batch_norm;
 mod depthwise;
 #[cfg(feature = "flex")]
@@ -37,7 +39,8 @@ mod pointwise;
 #[cfg(test)]
 mod test_support;
 
-pub use batch_norm::batch_norm;
+pub use activation::relu6;
+pub use batch_norm::{batch_norm, batch_norm_relu6};
 pub use depthwise::depthwise_conv2d;
 pub use pointwise::pointwise_conv2d;
 

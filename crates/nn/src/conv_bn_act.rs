@@ -7,9 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 
 use burn::tensor::ops::ConvOptions;
-use proxyless_kernels::{batch_norm, depthwise_conv2d, pointwise_conv2d};
-
-use crate::activation::relu6;
+use proxyless_kernels::{batch_norm, batch_norm_relu6, depthwise_conv2d, pointwise_conv2d, relu6};
 
 /// Configuration of a [`ConvBnAct`].
 #[derive(Config, Debug)]
@@ -83,11 +81,12 @@ impl ConvBnAct {
     /// - output: `[batch, out_channels, ceil(height / stride), ceil(width / stride)]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.convolve(x);
-        let x = match &self.bn {
-            Some(bn) => batch_norm(bn, x),
-            None => x,
-        };
-        if self.activation { relu6(x) } else { x }
+        match (&self.bn, self.activation) {
+            (Some(bn), true) => batch_norm_relu6(bn, x),
+            (Some(bn), false) => batch_norm(bn, x),
+            (None, true) => relu6(x),
+            (None, false) => x,
+        }
     }
 
     /// The convolution alone. Depthwise ones go through [`proxyless_kernels::depthwise_conv2d`]

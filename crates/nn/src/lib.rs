@@ -25,7 +25,6 @@
 //! assert_eq!(logits.dims(), [2, 10]);
 //! ```
 
-pub mod activation;
 mod block;
 mod conv_bn_act;
 mod mbconv;

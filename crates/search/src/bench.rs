@@ -29,6 +29,8 @@ pub struct BenchSettings {
     pub warmup: usize,
     /// Timed steps.
     pub steps: usize,
+    /// Rounds over every case, whose timed steps are pooled (each round times `steps` steps).
+    pub rounds: usize,
     /// Seed of the architecture, the paths and the batch.
     pub seed: u64,
 }
@@ -62,8 +64,10 @@ pub struct BenchReport {
     pub resolution: usize,
     /// Images per step.
     pub batch: usize,
-    /// Timed steps per case.
+    /// Timed steps per case and round.
     pub steps: usize,
+    /// Rounds over every case, pooled.
+    pub rounds: usize,
     /// The device.
     pub device: String,
     /// The child network's architecture (also the weight step's path).
@@ -84,6 +88,9 @@ pub struct PytorchStep {
     /// Where PyTorch ran: `cpu` or `cuda`.
     #[serde(default = "cpu")]
     pub device: String,
+    /// Every timed step (ms).
+    #[serde(default)]
+    pub times_ms: Vec<f64>,
     /// Median step time.
     pub median_ms: f64,
     /// Mean step time.
@@ -97,11 +104,33 @@ fn cpu() -> String {
     "cpu".into()
 }
 
+impl PytorchStep {
+    /// One measurement of several runs of the reference: their times pooled, the largest peak.
+    ///
+    /// # Panics
+    /// If `runs` is empty.
+    pub fn pooled(runs: Vec<PytorchStep>) -> PytorchStep {
+        let peak = runs.iter().map(|r| r.peak_rss_mib).fold(0.0, f64::max);
+        let times: Vec<f64> = runs.iter().flat_map(|r| r.times_ms.clone()).collect();
+        let first = runs.into_iter().next().expect("at least one run");
+        let Some(summary) = Measurement::from_samples(&times) else {
+            return first;
+        };
+        PytorchStep {
+            median_ms: summary.median,
+            mean_ms: summary.mean,
+            peak_rss_mib: peak,
+            times_ms: times,
+            ..first
+        }
+    }
+}
+
 impl BenchReport {
     /// A Markdown table of the cases.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
-            "`{}` at {}x{}, batch {}, {} ({} timed steps; child `{}`)\n\n\
+            "`{}` at {}x{}, batch {}, {} ({} rounds of {} timed steps; child `{}`)\n\n\
              | step | median ms | images/s | peak RSS MiB | time / child | memory / child |\n\
              | --- | --- | --- | --- | --- | --- |\n",
             self.space,
@@ -109,6 +138,7 @@ impl BenchReport {
             self.resolution,
             self.batch,
             self.device,
+            self.rounds,
             self.steps,
             self.architecture
         );
@@ -195,6 +225,18 @@ pub struct CaseTimes {
     pub times_ms: Vec<f64>,
     /// Peak resident memory since the case began (Linux), MiB.
     pub peak_rss_mib: Option<f64>,
+}
+
+impl CaseTimes {
+    /// Both measurements of one case as one: the times pooled, the larger peak.
+    pub fn merge(mut self, other: CaseTimes) -> CaseTimes {
+        self.times_ms.extend(other.times_ms);
+        self.peak_rss_mib = match (self.peak_rss_mib, other.peak_rss_mib) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
 }
 
 /// The child architecture of a run: drawn from `seed`, with its candidate indices.
@@ -339,6 +381,7 @@ pub fn summarize(
         resolution: space.input.resolution,
         batch: settings.batch,
         steps: settings.steps,
+        rounds: settings.rounds,
         device: format!("{device:?}"),
         architecture: child(space, settings.seed).0.to_text(space),
         cases,
@@ -357,4 +400,39 @@ pub fn child_net_config(space: &SearchSpace, settings: &BenchSettings) -> String
         .0
         .to_net_spec(space)
         .to_net_config_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_pool_their_times_and_keep_the_largest_peak() {
+        let first = CaseTimes {
+            times_ms: vec![1.0, 2.0],
+            peak_rss_mib: Some(10.0),
+        };
+        let second = CaseTimes {
+            times_ms: vec![9.0],
+            peak_rss_mib: Some(12.0),
+        };
+        let merged = first.merge(second);
+        assert_eq!(merged.times_ms, [1.0, 2.0, 9.0]);
+        assert_eq!(merged.peak_rss_mib, Some(12.0));
+
+        let run = |times: Vec<f64>, peak: f64| PytorchStep {
+            torch: "2.9.0".into(),
+            threads: 2,
+            device: "cpu".into(),
+            median_ms: times[0],
+            mean_ms: times[0],
+            times_ms: times,
+            peak_rss_mib: peak,
+        };
+        let pooled = PytorchStep::pooled(vec![run(vec![4.0, 1.0], 700.0), run(vec![3.0], 650.0)]);
+        assert_eq!(pooled.times_ms, [4.0, 1.0, 3.0]);
+        assert_eq!(pooled.median_ms, 3.0);
+        assert!((pooled.mean_ms - 8.0 / 3.0).abs() < 1e-12);
+        assert_eq!(pooled.peak_rss_mib, 700.0);
+    }
 }

@@ -30,7 +30,12 @@ pub struct BenchArgs {
     /// Untimed steps per case first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// One small space, 2 timed steps: a quick look.
+    /// Rounds over every case, each case in a fresh process per round and the order reversed
+    /// every other round; the times of all rounds are pooled, so that a slow spell of a
+    /// shared machine falls on every case alike (--ops: ignored).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// One small space, one round of 2 timed steps: a quick look.
     #[arg(long)]
     pub quick: bool,
     /// Where to write bench.json and bench.md.
@@ -65,6 +70,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             .to_vec(),
     };
     let steps = if args.quick { 2 } else { args.steps };
+    let rounds = if args.quick { 1 } else { args.rounds.max(1) };
     let mut reports = Vec::new();
     let mut markdown = format!("# proxyless bench on {backend}\n\n");
     for entry in &spaces {
@@ -89,6 +95,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             batch,
             warmup: args.warmup,
             steps,
+            rounds,
             seed: 0,
         };
         if args.ops {
@@ -104,23 +111,39 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             println!("{}", serde_json::to_string(&measured)?);
             return Ok(());
         }
-        let bar = Progress::new(quiet).epoch(entry, CASES.len());
-        let mut measured = Vec::new();
-        for (i, name) in CASES.iter().enumerate() {
-            bar.set_message(name.to_string());
-            measured.push(case_in_child(backend, entry, batch, steps, args.warmup, i)?);
-            bar.inc(1);
+        let bar = Progress::new(quiet).epoch(entry, CASES.len() * rounds);
+        let mut measured: Vec<Option<CaseTimes>> = vec![None; CASES.len()];
+        let mut torch_runs = Vec::new();
+        for round in 0..rounds {
+            let mut order: Vec<usize> = (0..CASES.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                bar.set_message(format!("{} (round {}/{rounds})", CASES[i], round + 1));
+                let times = case_in_child(backend, entry, batch, steps, args.warmup, i)?;
+                measured[i] = Some(match measured[i].take() {
+                    Some(earlier) => earlier.merge(times),
+                    None => times,
+                });
+                bar.inc(1);
+            }
+            if args.vs_pytorch {
+                bar.set_message(format!("PyTorch (round {}/{rounds})", round + 1));
+                torch_runs.push(pytorch_step(
+                    backend,
+                    &args.python,
+                    &space,
+                    &settings,
+                    &args.out,
+                )?);
+            }
         }
         bar.finish_and_clear();
+        let measured: Vec<CaseTimes> = measured.into_iter().flatten().collect();
         let mut report = summarize(&space, &device, &settings, &measured);
-        if args.vs_pytorch {
-            report.pytorch = Some(pytorch_step(
-                backend,
-                &args.python,
-                &space,
-                &settings,
-                &args.out,
-            )?);
+        if !torch_runs.is_empty() {
+            report.pytorch = Some(PytorchStep::pooled(torch_runs));
         }
         let table = report.to_markdown();
         println!("{table}");

@@ -1,5 +1,6 @@
-//! The training BatchNorm as a Flex backend extension: batch statistics and normalisation by
-//! [`super::batch_norm_kernels`], with a hand-written autodiff step.
+//! The training BatchNorm (optionally with ReLU6) as a Flex backend extension: batch
+//! statistics and normalisation by [`super::batch_norm_kernels`], with a hand-written autodiff
+//! step.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -11,7 +12,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
 
-use super::batch_norm_kernels::{self as kernels, Shape3};
+pub use super::batch_norm_kernels::Activation;
+use super::batch_norm_kernels::{self as kernels, Affine, Shape3};
 use super::{F32View, flex_tensor};
 
 /// The batch statistics of `x` (`[batch, channels, ...]`, no autodiff): `[2, channels]`, the
@@ -22,15 +24,16 @@ pub fn statistics(x: Tensor<4>) -> Tensor<2> {
     ))
 }
 
-/// `γ·(x − μ)/√(var + ε) + β` with `stats` from [`statistics`] of the same `x`, differentiable
-/// in `x`, `γ` and `β` as the training BatchNorm (the statistics' own dependence on `x` is in
-/// the gradient).
+/// `activation(γ·(x − μ)/√(var + ε) + β)` with `stats` from [`statistics`] of the same `x`,
+/// differentiable in `x`, `γ` and `β` as the training BatchNorm (the statistics' own
+/// dependence on `x` is in the gradient).
 pub fn normalize(
     x: Tensor<4>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     stats: Tensor<2>,
     epsilon: f64,
+    activation: Activation,
 ) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as BatchNormTrain>::batch_norm_normalize(
         x.into_dispatch(),
@@ -38,6 +41,7 @@ pub fn normalize(
         beta.into_dispatch(),
         stats.into_dispatch(),
         epsilon,
+        activation,
     ))
 }
 
@@ -56,16 +60,17 @@ impl BatchNormStatistics for Flex {
     }
 }
 
-/// The normalisation of the training BatchNorm.
+/// The normalisation of the training BatchNorm, and the activation after it.
 #[backend_extension(Flex, Autodiff)]
 pub trait BatchNormTrain: Backend {
-    /// `γ·(x − μ)/√(var + ε) + β` with `stats = [means; variances]` of `x`.
+    /// `activation(γ·(x − μ)/√(var + ε) + β)` with `stats = [means; variances]` of `x`.
     fn batch_norm_normalize(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> FloatTensor<Self>;
 }
 
@@ -76,16 +81,17 @@ impl BatchNormTrain for Flex {
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> FloatTensor<Self> {
         let shape = shape3(&x);
-        let y = kernels::normalize(
-            &shape,
-            F32View::new(&x).values(),
-            F32View::new(&gamma).values(),
-            F32View::new(&beta).values(),
-            F32View::new(&stats).values(),
+        let [gamma, beta, stats] = [&gamma, &beta, &stats].map(F32View::new);
+        let affine = Affine {
+            gamma: gamma.values(),
+            beta: beta.values(),
+            stats: stats.values(),
             epsilon,
-        );
+        };
+        let y = kernels::normalize(&shape, F32View::new(&x).values(), affine, activation);
         flex_tensor(y, x.layout().shape().to_vec())
     }
 }
@@ -97,6 +103,7 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> FloatTensor<Self> {
         let stats = stats.into_primitive();
         let prepared = NormalizeBackward
@@ -107,14 +114,24 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
+                let beta_state = prep.checkpoint(&beta);
                 let out = Flex::batch_norm_normalize(
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     stats.clone(),
                     epsilon,
+                    activation,
                 );
-                prep.finish((x_state, gamma_state, stats, epsilon), out)
+                let state = NormalizeState {
+                    x: x_state,
+                    gamma: gamma_state,
+                    beta: beta_state,
+                    stats,
+                    epsilon,
+                    activation,
+                };
+                prep.finish(state, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::batch_norm_normalize(
                 x.into_primitive(),
@@ -122,6 +139,7 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
                 beta.into_primitive(),
                 stats,
                 epsilon,
+                activation,
             )),
         }
     }
@@ -131,8 +149,20 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
 #[derive(Debug)]
 struct NormalizeBackward;
 
+/// What the backward step needs: the checkpointed inputs (the output is recomputed where the
+/// activation needs it), the statistics and the settings.
+#[derive(Debug, Clone)]
+struct NormalizeState {
+    x: NodeId,
+    gamma: NodeId,
+    beta: NodeId,
+    stats: FlexTensor,
+    epsilon: f64,
+    activation: Activation,
+}
+
 impl Backward<Flex, 3> for NormalizeBackward {
-    type State = (NodeId, NodeId, FlexTensor, f64);
+    type State = NormalizeState;
 
     fn backward(
         self,
@@ -142,16 +172,23 @@ impl Backward<Flex, 3> for NormalizeBackward {
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let output_grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, gamma_state, stats, epsilon) = ops.state;
-        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
-        let gamma: FlexTensor = checkpointer.retrieve_node_output(gamma_state);
+        let state = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(state.x);
+        let gamma: FlexTensor = checkpointer.retrieve_node_output(state.gamma);
+        let beta: FlexTensor = checkpointer.retrieve_node_output(state.beta);
         let shape = shape3(&x);
+        let [gamma, beta, stats] = [&gamma, &beta, &state.stats].map(F32View::new);
+        let affine = Affine {
+            gamma: gamma.values(),
+            beta: beta.values(),
+            stats: stats.values(),
+            epsilon: state.epsilon,
+        };
         let (x_grad, gamma_grad, beta_grad) = kernels::gradients(
             &shape,
             F32View::new(&x).values(),
-            F32View::new(&gamma).values(),
-            F32View::new(&stats).values(),
-            epsilon,
+            affine,
+            state.activation,
             F32View::new(&output_grad).values(),
         );
         if let Some(node) = node_x {

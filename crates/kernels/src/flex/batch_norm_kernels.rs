@@ -1,10 +1,13 @@
 //! Training-mode BatchNorm on contiguous `[batch, channels, plane]` `f32` slices: the batch
-//! statistics, the normalisation and its gradients, per channel in one or two passes (Burn's
-//! generic version transposes the whole activation for each of its reductions).
+//! statistics, the normalisation (optionally followed by ReLU6 in the same pass) and its
+//! gradients, per channel in one or two passes (Burn's generic version transposes the whole
+//! activation for each of its reductions).
 //!
 //! With `x̂ = (x − μ)/σ`, `σ = √(var + ε)` and `n = batch·plane` values per channel, the
 //! gradients of `y = γ·x̂ + β` are `dβ = Σ dy`, `dγ = Σ dy·x̂` and
-//! `dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n)`.
+//! `dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n)`. With ReLU6 after it, `dy` is first zeroed where
+//! the normalised value `z` is outside `(0, 6]` (as Burn's `relu` then `clamp_max(6)`), `z`
+//! being recomputed from `x` rather than kept.
 
 use rayon::prelude::*;
 
@@ -31,6 +34,76 @@ impl Shape3 {
     }
 }
 
+/// Whether ReLU6 follows the normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The normalised values as they are.
+    Identity,
+    /// `min(max(z, 0), 6)`.
+    Relu6,
+}
+
+impl Activation {
+    #[inline(always)]
+    fn apply(self, z: f32) -> f32 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu6 => z.clamp(0.0, 6.0),
+        }
+    }
+
+    /// The part of the output gradient `g` that reaches the normalised value `z`.
+    #[inline(always)]
+    fn pass(self, z: f32, g: f32) -> f32 {
+        match self {
+            Activation::Identity => g,
+            Activation::Relu6 => {
+                if z > 0.0 && z <= 6.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// The per-channel statistics and affine parameters of one normalisation.
+#[derive(Debug, Clone, Copy)]
+pub struct Affine<'a> {
+    /// `γ`.
+    pub gamma: &'a [f32],
+    /// `β`.
+    pub beta: &'a [f32],
+    /// `[means, variances]` as [`statistics`] gives them.
+    pub stats: &'a [f32],
+    /// `ε`.
+    pub epsilon: f64,
+}
+
+impl Affine<'_> {
+    fn channels(&self) -> usize {
+        self.gamma.len()
+    }
+
+    fn mean(&self, c: usize) -> f32 {
+        self.stats[c]
+    }
+
+    fn inv_std(&self, c: usize) -> f64 {
+        1.0 / (self.stats[self.channels() + c] as f64 + self.epsilon).sqrt()
+    }
+
+    /// `(γ/σ, β − μ·γ/σ)` of channel `c`: the normalised value is `scale·x + shift`, computed
+    /// the same way in the forward and the backward pass.
+    fn scale_shift(&self, c: usize) -> (f32, f32) {
+        let inv_std = self.inv_std(c);
+        let scale = self.gamma[c] as f64 * inv_std;
+        let shift = self.beta[c] as f64 - self.mean(c) as f64 * scale;
+        (scale as f32, shift as f32)
+    }
+}
+
 /// Mean and biased variance of every channel: `[mean₀ … mean_c, var₀ … var_c]`. Two passes,
 /// accumulated in `f64`.
 pub fn statistics(shape: &Shape3, x: &[f32]) -> Vec<f32> {
@@ -51,66 +124,54 @@ pub fn statistics(shape: &Shape3, x: &[f32]) -> Vec<f32> {
     [means, variances].concat()
 }
 
-/// `γ·(x − μ)/σ + β` with the given statistics (`[means, variances]` as [`statistics`] gives).
-pub fn normalize(
-    shape: &Shape3,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    stats: &[f32],
-    epsilon: f64,
-) -> Vec<f32> {
-    let (means, variances) = stats.split_at(shape.channels);
+/// `activation(γ·(x − μ)/σ + β)` with the given statistics and parameters.
+pub fn normalize(shape: &Shape3, x: &[f32], affine: Affine, activation: Activation) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(shape.plane.max(1))
         .zip(x.par_chunks(shape.plane.max(1)))
         .enumerate()
         .for_each(|(plane, (out, input))| {
-            let c = plane % shape.channels;
-            let inv_std = 1.0 / (variances[c] as f64 + epsilon).sqrt();
-            let scale = (gamma[c] as f64 * inv_std) as f32;
-            let shift = (beta[c] as f64 - means[c] as f64 * gamma[c] as f64 * inv_std) as f32;
+            let (scale, shift) = affine.scale_shift(plane % shape.channels);
             for (o, &v) in out.iter_mut().zip(input) {
-                *o = v * scale + shift;
+                *o = activation.apply(v * scale + shift);
             }
         });
     y
 }
 
-/// The gradients `(dx, dγ, dβ)` of [`normalize`] with batch statistics, from its input, `γ`,
-/// the statistics it used and the output gradient.
+/// The gradients `(dx, dγ, dβ)` of [`normalize`] with batch statistics, from its input, the
+/// statistics and parameters it used, and the output gradient.
 pub fn gradients(
     shape: &Shape3,
     x: &[f32],
-    gamma: &[f32],
-    stats: &[f32],
-    epsilon: f64,
+    affine: Affine,
+    activation: Activation,
     output_grad: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let (means, variances) = stats.split_at(shape.channels);
     let n = shape.per_channel();
-    // Per channel: Σ dy and Σ dy·(x − μ).
+    // Per channel: Σ g and Σ g·(x − μ), g being the gradient that reaches the normalised value.
     let sums: Vec<(f64, f64)> = (0..shape.channels)
         .into_par_iter()
         .map(|c| {
-            let mean = means[c];
-            (0..shape.batch).fold((0.0, 0.0), |(sum_dy, sum_dy_xc), b| {
+            let (scale, shift) = affine.scale_shift(c);
+            (0..shape.batch).fold((0.0, 0.0), |(sum_g, sum_g_xc), b| {
                 let dy = shape.plane_of(output_grad, b, c);
                 let xs = shape.plane_of(x, b, c);
-                let centred: f64 = dot_centred(dy, xs, mean);
-                (sum_dy + sum_f64(dy), sum_dy_xc + centred)
+                let pass = |v: f32, g: f32| activation.pass(v * scale + shift, g);
+                let (plane_g, plane_g_xc) = plane_sums(dy, xs, affine.mean(c), pass);
+                (sum_g + plane_g, sum_g_xc + plane_g_xc)
             })
         })
         .collect();
-    // dx = k_dy·dy + k_x·x + k_1 per channel.
+    // dx = k_g·g + k_x·x + k_1 per channel.
     let coefficients: Vec<[f32; 3]> = (0..shape.channels)
         .map(|c| {
-            let (sum_dy, sum_dy_xc) = sums[c];
-            let inv_std = 1.0 / (variances[c] as f64 + epsilon).sqrt();
-            let k_dy = gamma[c] as f64 * inv_std;
-            let k_x = -k_dy * inv_std * inv_std * sum_dy_xc / n;
-            let k_1 = -k_dy * sum_dy / n - k_x * means[c] as f64;
-            [k_dy as f32, k_x as f32, k_1 as f32]
+            let (sum_g, sum_g_xc) = sums[c];
+            let inv_std = affine.inv_std(c);
+            let k_g = affine.gamma[c] as f64 * inv_std;
+            let k_x = -k_g * inv_std * inv_std * sum_g_xc / n;
+            let k_1 = -k_g * sum_g / n - k_x * affine.mean(c) as f64;
+            [k_g as f32, k_x as f32, k_1 as f32]
         })
         .collect();
     let mut x_grad = vec![0.0f32; x.len()];
@@ -120,13 +181,16 @@ pub fn gradients(
         .zip(output_grad.par_chunks(shape.plane.max(1)))
         .enumerate()
         .for_each(|(plane, ((dx, xs), dy))| {
-            let [k_dy, k_x, k_1] = coefficients[plane % shape.channels];
+            let c = plane % shape.channels;
+            let [k_g, k_x, k_1] = coefficients[c];
+            let (scale, shift) = affine.scale_shift(c);
             for ((d, &v), &g) in dx.iter_mut().zip(xs).zip(dy) {
-                *d = k_dy * g + k_x * v + k_1;
+                let g = activation.pass(v * scale + shift, g);
+                *d = k_g * g + k_x * v + k_1;
             }
         });
     let gamma_grad = (0..shape.channels)
-        .map(|c| (sums[c].1 / (variances[c] as f64 + epsilon).sqrt()) as f32)
+        .map(|c| (sums[c].1 * affine.inv_std(c)) as f32)
         .collect();
     let beta_grad = sums.iter().map(|s| s.0 as f32).collect();
     (x_grad, gamma_grad, beta_grad)
@@ -151,26 +215,35 @@ fn sum_f64(values: &[f32]) -> f64 {
         .sum()
 }
 
-/// Σ dy·(x − mean) in the same blocked way as [`sum_f64`].
-fn dot_centred(dy: &[f32], x: &[f32], mean: f32) -> f64 {
+/// `(Σ g, Σ g·(x − mean))` over one plane with `g = pass(x, dy)`, in the same blocked way as
+/// [`sum_f64`].
+#[inline(always)]
+fn plane_sums(dy: &[f32], x: &[f32], mean: f32, pass: impl Fn(f32, f32) -> f32) -> (f64, f64) {
     dy.chunks(64)
         .zip(x.chunks(64))
         .map(|(g, v)| {
-            let mut lanes = [0.0f32; 8];
+            let mut sums = [0.0f32; 8];
+            let mut centred = [0.0f32; 8];
             let whole = g.len() / 8 * 8;
             for (gc, vc) in g[..whole].chunks_exact(8).zip(v[..whole].chunks_exact(8)) {
                 for i in 0..8 {
-                    lanes[i] += gc[i] * (vc[i] - mean);
+                    let passed = pass(vc[i], gc[i]);
+                    sums[i] += passed;
+                    centred[i] += passed * (vc[i] - mean);
                 }
             }
-            let tail: f32 = g[whole..]
-                .iter()
-                .zip(&v[whole..])
-                .map(|(a, b)| a * (b - mean))
-                .sum();
-            lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+            let (mut sum_tail, mut centred_tail) = (0.0f32, 0.0f32);
+            for (&a, &b) in g[whole..].iter().zip(&v[whole..]) {
+                let passed = pass(b, a);
+                sum_tail += passed;
+                centred_tail += passed * (b - mean);
+            }
+            let total = |lanes: [f32; 8], tail: f32| {
+                lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+            };
+            (total(sums, sum_tail), total(centred, centred_tail))
         })
-        .sum()
+        .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d))
 }
 
 #[cfg(test)]
@@ -190,7 +263,12 @@ mod tests {
     }
 
     /// Output of the layer as a function of all inputs, in f64, by the definition.
-    fn layer(shape: &Shape3, x: &[f64], gamma: &[f64], beta: &[f64], eps: f64) -> Vec<f64> {
+    fn layer(
+        shape: &Shape3,
+        (x, gamma, beta): (&[f64], &[f64], &[f64]),
+        eps: f64,
+        activation: Activation,
+    ) -> Vec<f64> {
         let n = shape.per_channel();
         let mut y = vec![0.0; x.len()];
         for c in 0..shape.channels {
@@ -202,7 +280,11 @@ mod tests {
                 .sum::<f64>()
                 / n;
             for (b, s) in all() {
-                y[idx(b, s)] = gamma[c] * (x[idx(b, s)] - mean) / (var + eps).sqrt() + beta[c];
+                let z = gamma[c] * (x[idx(b, s)] - mean) / (var + eps).sqrt() + beta[c];
+                y[idx(b, s)] = match activation {
+                    Activation::Identity => z,
+                    Activation::Relu6 => z.clamp(0.0, 6.0),
+                };
             }
         }
         y
@@ -219,47 +301,63 @@ mod tests {
         let len = shape.batch * shape.channels * shape.plane;
         // An offset far from zero checks that the variance does not cancel catastrophically.
         let x = values(len, 1, 30.0);
-        let gamma = values(shape.channels, 2, 1.0);
-        let beta = values(shape.channels, 3, 0.0);
         let r = values(len, 4, 0.0);
         let as64 = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
-        let (x64, g64, b64, r64) = (as64(&x), as64(&gamma), as64(&beta), as64(&r));
-        let loss = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
-            layer(&shape, x, g, b, eps)
-                .iter()
-                .zip(&r64)
-                .map(|(y, r)| y * r)
-                .sum()
-        };
-
         let stats = statistics(&shape, &x);
-        let y = normalize(&shape, &x, &gamma, &beta, &stats, eps);
-        let want = layer(&shape, &x64, &g64, &b64, eps);
-        for (a, b) in y.iter().zip(&want) {
-            assert!(
-                (*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()),
-                "output {a} vs {b}"
-            );
-        }
-
-        // Central differences of the loss Σ y·r in f64 against the analytic gradients.
-        let (dx, dgamma, dbeta) = gradients(&shape, &x, &gamma, &stats, eps, &r);
-        let h = 1e-4;
-        let numeric = |which: usize, i: usize| {
-            let mut inputs = [x64.clone(), g64.clone(), b64.clone()];
-            inputs[which][i] += h;
-            let plus = loss(&inputs[0], &inputs[1], &inputs[2]);
-            inputs[which][i] -= 2.0 * h;
-            let minus = loss(&inputs[0], &inputs[1], &inputs[2]);
-            (plus - minus) / (2.0 * h)
-        };
-        for (which, analytic) in [(0, &dx), (1, &dgamma), (2, &dbeta)] {
-            for (i, &a) in analytic.iter().enumerate() {
-                let n = numeric(which, i);
+        // With ReLU6, larger γ and β spread the normalised values below 0 and above 6.
+        for (activation, gamma_offset, beta_offset) in [
+            (Activation::Identity, 1.0, 0.0),
+            (Activation::Relu6, 4.0, 1.0),
+        ] {
+            let gamma = values(shape.channels, 2, gamma_offset);
+            let beta = values(shape.channels, 3, beta_offset);
+            let (x64, g64, b64, r64) = (as64(&x), as64(&gamma), as64(&beta), as64(&r));
+            let loss = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
+                layer(&shape, (x, g, b), eps, activation)
+                    .iter()
+                    .zip(&r64)
+                    .map(|(y, r)| y * r)
+                    .sum()
+            };
+            let affine = Affine {
+                gamma: &gamma,
+                beta: &beta,
+                stats: &stats,
+                epsilon: eps,
+            };
+            let y = normalize(&shape, &x, affine, activation);
+            let want = layer(&shape, (&x64, &g64, &b64), eps, activation);
+            for (a, b) in y.iter().zip(&want) {
                 assert!(
-                    (a as f64 - n).abs() < 2e-3 * (1.0 + n.abs()),
-                    "input {which} [{i}]: analytic {a} vs numeric {n}"
+                    (*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()),
+                    "{activation:?} output {a} vs {b}"
                 );
+            }
+            if activation == Activation::Relu6 {
+                let clipped = |f: fn(&f64) -> bool| want.iter().filter(|v| f(v)).count();
+                assert!(clipped(|v| *v == 0.0) > len / 10, "few values below 0");
+                assert!(clipped(|v| *v == 6.0) > len / 20, "few values above 6");
+            }
+
+            // Central differences of the loss Σ y·r in f64 against the analytic gradients.
+            let (dx, dgamma, dbeta) = gradients(&shape, &x, affine, activation, &r);
+            let h = 1e-4;
+            let numeric = |which: usize, i: usize| {
+                let mut inputs = [x64.clone(), g64.clone(), b64.clone()];
+                inputs[which][i] += h;
+                let plus = loss(&inputs[0], &inputs[1], &inputs[2]);
+                inputs[which][i] -= 2.0 * h;
+                let minus = loss(&inputs[0], &inputs[1], &inputs[2]);
+                (plus - minus) / (2.0 * h)
+            };
+            for (which, analytic) in [(0, &dx), (1, &dgamma), (2, &dbeta)] {
+                for (i, &a) in analytic.iter().enumerate() {
+                    let n = numeric(which, i);
+                    assert!(
+                        (a as f64 - n).abs() < 2e-3 * (1.0 + n.abs()),
+                        "{activation:?}: input {which} [{i}]: analytic {a} vs numeric {n}"
+                    );
+                }
             }
         }
     }

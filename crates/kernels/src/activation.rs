@@ -1,7 +1,8 @@
 //! ReLU6 as a training step runs it, in cheaper whole-tensor operations than Burn's default,
 //! with the same results: `relu(x).clamp_max(6)`. Burn's `relu6` is `clamp(0, 6)`, whose
 //! backward builds two masks; this form costs about a quarter of it on flex (forward and
-//! backward). Same values and gradients (up to the measure-zero points 0 and 6).
+//! backward). Same values and gradients (up to the measure-zero points 0 and 6). After a
+//! training BatchNorm, [`crate::batch_norm_relu6`] applies it in the BatchNorm's own pass.
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
