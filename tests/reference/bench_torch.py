@@ -5,7 +5,8 @@ shape, same step: forward, label-smoothed (0.1) cross-entropy, backward, Nestero
 momentum 0.9 and weight decay 4e-5; `threads` intra-op threads; on DEVICE (`cpu`, the default,
 or `cuda`: then each step is timed to the GPU's end, and the peak is CUDA memory allocated;
 `cuda` without a CUDA device runs on the CPU, and the JSON says so).
-Prints one JSON object:
+Prints one JSON object: the step times, their median and mean, the peak memory, and the
+medians of the step's phases (forward with the loss, backward, optimiser update).
 
     python3 tests/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS [DEVICE]
 """
@@ -39,10 +40,23 @@ def main(net_config, channels, resolution, batch, warmup, steps, threads, device
     x = torch.randn(batch, channels, resolution, resolution).to(device)
     y = (torch.arange(batch) % classes).to(device)
 
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
     def step():
+        """One step; the seconds of its forward pass with the loss, backward pass and update."""
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(net(x), y).backward()
+        start = time.perf_counter()
+        loss = loss_fn(net(x), y)
+        sync()
+        forward = time.perf_counter()
+        loss.backward()
+        sync()
+        backward = time.perf_counter()
         optimizer.step()
+        sync()
+        return forward - start, backward - forward, time.perf_counter() - backward
 
     for _ in range(warmup):
         step()
@@ -50,11 +64,10 @@ def main(net_config, channels, resolution, batch, warmup, steps, threads, device
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     times = []
+    phases = []
     for _ in range(max(steps, 1)):
         start = time.perf_counter()
-        step()
-        if cuda:
-            torch.cuda.synchronize(device)
+        phases.append(step())
         times.append((time.perf_counter() - start) * 1e3)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if cuda:
@@ -69,6 +82,10 @@ def main(net_config, channels, resolution, batch, warmup, steps, threads, device
                 "median_ms": statistics.median(times),
                 "mean_ms": statistics.fmean(times),
                 "peak_rss_mib": peak,
+                "phases": {
+                    name: statistics.median(p[i] for p in phases) * 1e3
+                    for i, name in enumerate(["forward_ms", "backward_ms", "optimizer_ms"])
+                },
             }
         )
     )

@@ -91,6 +91,9 @@ pub struct PytorchStep {
     /// Every timed step (ms).
     #[serde(default)]
     pub times_ms: Vec<f64>,
+    /// The step's phases (medians).
+    #[serde(default)]
+    pub phases: Option<StepPhases>,
     /// Median step time.
     pub median_ms: f64,
     /// Mean step time.
@@ -349,6 +352,73 @@ pub fn run_case(
     }
 }
 
+/// The child network's training step split into its phases: median milliseconds of the
+/// forward pass with the loss, the backward pass, and the optimiser's update.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct StepPhases {
+    /// Forward pass and loss.
+    pub forward_ms: f64,
+    /// Backward pass.
+    pub backward_ms: f64,
+    /// The optimiser's update of every weight.
+    pub optimizer_ms: f64,
+}
+
+/// Times the phases of the child network's step (case 0 of [`CASES`], the same network,
+/// batch and optimiser), each phase ending with a device sync.
+pub fn child_step_phases(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &BenchSettings,
+) -> StepPhases {
+    let device_ad = device.clone().autodiff();
+    device_ad.seed(settings.seed);
+    let (arch, _) = child(space, settings.seed);
+    let shape = [
+        settings.batch,
+        space.input.channels,
+        space.input.resolution,
+        space.input.resolution,
+    ];
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device_ad);
+    let labels: Vec<i64> = (0..settings.batch)
+        .map(|i| (i % space.classes) as i64)
+        .collect();
+    let y = Tensor::<1, Int>::from_ints(labels.as_slice(), &device_ad);
+    let mut net = Some(ProxylessNet::new(&arch.to_net_spec(space), &device_ad));
+    let mut optim = WeightsConfig::default().optimizer();
+    let sync = || device.sync().expect("the device finishes its work");
+    let mut phases = [Vec::new(), Vec::new(), Vec::new()];
+    for step in 0..settings.warmup + settings.steps.max(1) {
+        let model = net.take().expect("the model is put back after each step");
+        let start = Instant::now();
+        let loss = cross_entropy(model.forward(x.clone()), y.clone(), 0.1);
+        sync();
+        let forward = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        sync();
+        let backward = Instant::now();
+        net = Some(optim.step(0.05, model, grads));
+        sync();
+        if step >= settings.warmup {
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            phases[0].push(ms(start, forward));
+            phases[1].push(ms(forward, backward));
+            phases[2].push(ms(backward, Instant::now()));
+        }
+    }
+    let [forward_ms, backward_ms, optimizer_ms] = phases.map(|t| {
+        Measurement::from_samples(&t)
+            .expect("at least one timed step")
+            .median
+    });
+    StepPhases {
+        forward_ms,
+        backward_ms,
+        optimizer_ms,
+    }
+}
+
 /// The report of `space` from the measurements of every case, in [`CASES`] order.
 pub fn summarize(
     space: &SearchSpace,
@@ -428,11 +498,29 @@ mod tests {
             mean_ms: times[0],
             times_ms: times,
             peak_rss_mib: peak,
+            phases: None,
         };
         let pooled = PytorchStep::pooled(vec![run(vec![4.0, 1.0], 700.0), run(vec![3.0], 650.0)]);
         assert_eq!(pooled.times_ms, [4.0, 1.0, 3.0]);
         assert_eq!(pooled.median_ms, 3.0);
         assert!((pooled.mean_ms - 8.0 / 3.0).abs() < 1e-12);
         assert_eq!(pooled.peak_rss_mib, 700.0);
+    }
+
+    #[test]
+    fn the_child_step_splits_into_three_timed_phases() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tiny.toml");
+        let space = proxyless_space::SearchSpace::from_toml_file(&path).expect("the tiny space");
+        let settings = BenchSettings {
+            batch: 4,
+            warmup: 0,
+            steps: 2,
+            rounds: 1,
+            seed: 0,
+        };
+        let phases = child_step_phases(&space, &Device::flex(), &settings);
+        for ms in [phases.forward_ms, phases.backward_ms, phases.optimizer_ms] {
+            assert!(ms.is_finite() && ms > 0.0, "{phases:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use proxyless_search::bench::{
-    BenchSettings, CASES, CaseTimes, PytorchStep, child_net_config, run_case, summarize,
+    BenchSettings, CASES, CaseTimes, PytorchStep, StepPhases, child_net_config, run_case, summarize,
 };
 use proxyless_space::presets;
 use proxyless_train::progress::Progress;
@@ -42,8 +42,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "bench")]
     pub out: PathBuf,
     /// Profile the child network's step layer by layer instead (convolution, BatchNorm,
-    /// ReLU6; forward and backward), summed by kind of layer; with --vs-pytorch, beside
-    /// PyTorch's times for the same layers.
+    /// ReLU6; forward and backward), summed by kind of layer, and the whole step by phase
+    /// (forward, backward, optimiser update); with --vs-pytorch, beside PyTorch's times.
     #[arg(long)]
     pub ops: bool,
     /// Also time the child network's step in PyTorch on this machine (needs Python with
@@ -402,6 +402,52 @@ fn op_profile(
             cell(s[5]),
             cell(s[1] / s[4]),
         ));
+    }
+    out.push('\n');
+    out.push_str(&phase_table(args, backend, space, settings, device)?);
+    Ok(out)
+}
+
+/// The whole child step split into forward (with the loss), backward and update, ours and
+/// (with `--vs-pytorch`) PyTorch's, as a Markdown table: what the layer table leaves out.
+fn phase_table(
+    args: &BenchArgs,
+    backend: Backend,
+    space: &proxyless_space::SearchSpace,
+    settings: &BenchSettings,
+    device: &burn::prelude::Device,
+) -> Result<String> {
+    let ours = proxyless_search::bench::child_step_phases(space, device, settings);
+    let theirs = if args.vs_pytorch {
+        let step = pytorch_step(backend, &args.python, space, settings, &args.out)?;
+        Some(
+            step.phases
+                .context("--vs-pytorch: the PyTorch reference printed no phases of its step")?,
+        )
+    } else {
+        None
+    };
+    let mut out = format!(
+        "The whole child step by phase (medians of {} steps):\n\n\
+         | phase | ours ms | PyTorch ms | ours / PyTorch |\n| --- | --- | --- | --- |\n",
+        settings.steps.max(1)
+    );
+    let rows = |p: &StepPhases| {
+        [
+            p.forward_ms,
+            p.backward_ms,
+            p.optimizer_ms,
+            p.forward_ms + p.backward_ms + p.optimizer_ms,
+        ]
+    };
+    let names = ["forward and loss", "backward", "optimiser update", "step"];
+    let theirs = theirs.as_ref().map(rows);
+    for (i, (name, ms)) in names.iter().zip(rows(&ours)).enumerate() {
+        let (torch, ratio) = match theirs {
+            Some(t) => (format!("{:.1}", t[i]), format!("{:.2}", ms / t[i])),
+            None => ("-".into(), "-".into()),
+        };
+        out.push_str(&format!("| {name} | {ms:.1} | {torch} | {ratio} |\n"));
     }
     Ok(out)
 }
