@@ -94,8 +94,12 @@ impl Affine<'_> {
         1.0 / (self.stats[self.channels() + c] as f64 + self.epsilon).sqrt()
     }
 
-    /// `(γ/σ, β − μ·γ/σ)` of channel `c`: the normalised value is `scale·x + shift`, computed
-    /// the same way in the forward and the backward pass.
+    /// `(γ/σ, β − μ·γ/σ)` of every channel: the normalised value is `scale·x + shift`,
+    /// computed the same way in the forward and the backward pass.
+    fn scales_and_shifts(&self) -> Vec<(f32, f32)> {
+        (0..self.channels()).map(|c| self.scale_shift(c)).collect()
+    }
+
     fn scale_shift(&self, c: usize) -> (f32, f32) {
         let inv_std = self.inv_std(c);
         let scale = self.gamma[c] as f64 * inv_std;
@@ -126,12 +130,13 @@ pub fn statistics(shape: &Shape3, x: &[f32]) -> Vec<f32> {
 
 /// `activation(γ·(x − μ)/σ + β)` with the given statistics and parameters.
 pub fn normalize(shape: &Shape3, x: &[f32], affine: Affine, activation: Activation) -> Vec<f32> {
+    let scales_and_shifts = affine.scales_and_shifts();
     let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(shape.plane.max(1))
         .zip(x.par_chunks(shape.plane.max(1)))
         .enumerate()
         .for_each(|(plane, (out, input))| {
-            let (scale, shift) = affine.scale_shift(plane % shape.channels);
+            let (scale, shift) = scales_and_shifts[plane % shape.channels];
             for (o, &v) in out.iter_mut().zip(input) {
                 *o = activation.apply(v * scale + shift);
             }
@@ -149,11 +154,12 @@ pub fn gradients(
     output_grad: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let n = shape.per_channel();
+    let scales_and_shifts = affine.scales_and_shifts();
     // Per channel: Σ g and Σ g·(x − μ), g being the gradient that reaches the normalised value.
     let sums: Vec<(f64, f64)> = (0..shape.channels)
         .into_par_iter()
         .map(|c| {
-            let (scale, shift) = affine.scale_shift(c);
+            let (scale, shift) = scales_and_shifts[c];
             (0..shape.batch).fold((0.0, 0.0), |(sum_g, sum_g_xc), b| {
                 let dy = shape.plane_of(output_grad, b, c);
                 let xs = shape.plane_of(x, b, c);
@@ -183,7 +189,7 @@ pub fn gradients(
         .for_each(|(plane, ((dx, xs), dy))| {
             let c = plane % shape.channels;
             let [k_g, k_x, k_1] = coefficients[c];
-            let (scale, shift) = affine.scale_shift(c);
+            let (scale, shift) = scales_and_shifts[c];
             for ((d, &v), &g) in dx.iter_mut().zip(xs).zip(dy) {
                 let g = activation.pass(v * scale + shift, g);
                 *d = k_g * g + k_x * v + k_1;
