@@ -255,6 +255,25 @@ fn child(space: &SearchSpace, seed: u64) -> (Architecture, Vec<usize>) {
     (arch, choices)
 }
 
+/// The batch every case steps on: normal images and labels cycling through the classes.
+fn bench_batch(
+    space: &SearchSpace,
+    settings: &BenchSettings,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let shape = [
+        settings.batch,
+        space.input.channels,
+        space.input.resolution,
+        space.input.resolution,
+    ];
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    let labels: Vec<i64> = (0..settings.batch)
+        .map(|i| (i % space.classes) as i64)
+        .collect();
+    (x, Tensor::<1, Int>::from_ints(labels.as_slice(), device))
+}
+
 /// A supernet of `space` on `device` and its α, initialised as a search does.
 fn supernet_and_alpha(
     space: &SearchSpace,
@@ -283,18 +302,8 @@ pub fn run_case(
     device_ad.seed(settings.seed);
     let (arch, choices) = child(space, settings.seed);
     let mut rng = StdRng::seed_from_u64(settings.seed + 1);
-    let shape = [
-        settings.batch,
-        space.input.channels,
-        space.input.resolution,
-        space.input.resolution,
-    ];
     let resettable = reset_peak_rss();
-    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device_ad);
-    let labels: Vec<i64> = (0..settings.batch)
-        .map(|i| (i % space.classes) as i64)
-        .collect();
-    let y = Tensor::<1, Int>::from_ints(labels.as_slice(), &device_ad);
+    let (x, y) = bench_batch(space, settings, &device_ad);
     let batch = || (x.clone(), y.clone());
     let weights = WeightsConfig::default();
     let arch_mode = |i: usize| [ArchMode::Two, ArchMode::Full, ArchMode::FullV2][i - 2];
@@ -374,17 +383,7 @@ pub fn child_step_phases(
     let device_ad = device.clone().autodiff();
     device_ad.seed(settings.seed);
     let (arch, _) = child(space, settings.seed);
-    let shape = [
-        settings.batch,
-        space.input.channels,
-        space.input.resolution,
-        space.input.resolution,
-    ];
-    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device_ad);
-    let labels: Vec<i64> = (0..settings.batch)
-        .map(|i| (i % space.classes) as i64)
-        .collect();
-    let y = Tensor::<1, Int>::from_ints(labels.as_slice(), &device_ad);
+    let (x, y) = bench_batch(space, settings, &device_ad);
     let mut net = Some(ProxylessNet::new(&arch.to_net_spec(space), &device_ad));
     let mut optim = WeightsConfig::default().optimizer();
     let sync = || device.sync().expect("the device finishes its work");
