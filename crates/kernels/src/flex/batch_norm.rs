@@ -106,6 +106,9 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
         activation: Activation,
     ) -> FloatTensor<Self> {
         let stats = stats.into_primitive();
+        let forward = |x, gamma, beta, stats| {
+            Flex::batch_norm_normalize(x, gamma, beta, stats, epsilon, activation)
+        };
         let prepared = NormalizeBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
@@ -115,13 +118,11 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
                 let beta_state = prep.checkpoint(&beta);
-                let out = Flex::batch_norm_normalize(
+                let out = forward(
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     stats.clone(),
-                    epsilon,
-                    activation,
                 );
                 let state = NormalizeState {
                     x: x_state,
@@ -133,13 +134,11 @@ impl<C: CheckpointStrategy> BatchNormTrain for Autodiff<Flex, C> {
                 };
                 prep.finish(state, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::batch_norm_normalize(
+            OpsKind::UnTracked(prep) => prep.finish(forward(
                 x.into_primitive(),
                 gamma.into_primitive(),
                 beta.into_primitive(),
                 stats,
-                epsilon,
-                activation,
             )),
         }
     }
