@@ -108,7 +108,8 @@ fn cpu() -> String {
 }
 
 impl PytorchStep {
-    /// One measurement of several runs of the reference: their times pooled, the largest peak.
+    /// One measurement of several runs of the reference: their times pooled, the largest peak
+    /// (and the first run's phases).
     ///
     /// # Panics
     /// If `runs` is empty.
@@ -222,7 +223,7 @@ pub const CASES: [&str; 7] = [
 ];
 
 /// What one case measured: its step times (ms) and the process's peak memory (MiB).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CaseTimes {
     /// Timed steps, in milliseconds.
     pub times_ms: Vec<f64>,
@@ -231,14 +232,13 @@ pub struct CaseTimes {
 }
 
 impl CaseTimes {
-    /// Both measurements of one case as one: the times pooled, the larger peak.
-    pub fn merge(mut self, other: CaseTimes) -> CaseTimes {
+    /// Adds another measurement of the same case: the times pooled, the larger peak.
+    pub fn merge(&mut self, other: CaseTimes) {
         self.times_ms.extend(other.times_ms);
         self.peak_rss_mib = match (self.peak_rss_mib, other.peak_rss_mib) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self
     }
 }
 
@@ -477,15 +477,13 @@ mod tests {
 
     #[test]
     fn rounds_pool_their_times_and_keep_the_largest_peak() {
-        let first = CaseTimes {
-            times_ms: vec![1.0, 2.0],
-            peak_rss_mib: Some(10.0),
-        };
-        let second = CaseTimes {
-            times_ms: vec![9.0],
-            peak_rss_mib: Some(12.0),
-        };
-        let merged = first.merge(second);
+        let mut merged = CaseTimes::default();
+        for (times, peak) in [(vec![1.0, 2.0], Some(10.0)), (vec![9.0], Some(12.0))] {
+            merged.merge(CaseTimes {
+                times_ms: times,
+                peak_rss_mib: peak,
+            });
+        }
         assert_eq!(merged.times_ms, [1.0, 2.0, 9.0]);
         assert_eq!(merged.peak_rss_mib, Some(12.0));
 

@@ -112,7 +112,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             return Ok(());
         }
         let bar = Progress::new(quiet).epoch(entry, CASES.len() * rounds);
-        let mut measured: Vec<Option<CaseTimes>> = vec![None; CASES.len()];
+        let mut measured = vec![CaseTimes::default(); CASES.len()];
         let mut torch_runs = Vec::new();
         for round in 0..rounds {
             let mut order: Vec<usize> = (0..CASES.len()).collect();
@@ -121,11 +121,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             }
             for i in order {
                 bar.set_message(format!("{} (round {}/{rounds})", CASES[i], round + 1));
-                let times = case_in_child(backend, entry, batch, steps, args.warmup, i)?;
-                measured[i] = Some(match measured[i].take() {
-                    Some(earlier) => earlier.merge(times),
-                    None => times,
-                });
+                measured[i].merge(case_in_child(backend, entry, batch, steps, args.warmup, i)?);
                 bar.inc(1);
             }
             if args.vs_pytorch {
@@ -140,7 +136,6 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             }
         }
         bar.finish_and_clear();
-        let measured: Vec<CaseTimes> = measured.into_iter().flatten().collect();
         let mut report = summarize(&space, &device, &settings, &measured);
         if !torch_runs.is_empty() {
             report.pytorch = Some(PytorchStep::pooled(torch_runs));

@@ -84,14 +84,9 @@ impl BatchNormTrain for Flex {
         activation: Activation,
     ) -> FloatTensor<Self> {
         let shape = shape3(&x);
-        let [gamma, beta, stats] = [&gamma, &beta, &stats].map(F32View::new);
-        let affine = Affine {
-            gamma: gamma.values(),
-            beta: beta.values(),
-            stats: stats.values(),
-            epsilon,
-        };
-        let y = kernels::normalize(&shape, F32View::new(&x).values(), affine, activation);
+        let y = with_affine([&gamma, &beta, &stats], epsilon, |affine| {
+            kernels::normalize(&shape, F32View::new(&x).values(), affine, activation)
+        });
         flex_tensor(y, x.layout().shape().to_vec())
     }
 }
@@ -176,20 +171,16 @@ impl Backward<Flex, 3> for NormalizeBackward {
         let gamma: FlexTensor = checkpointer.retrieve_node_output(state.gamma);
         let beta: FlexTensor = checkpointer.retrieve_node_output(state.beta);
         let shape = shape3(&x);
-        let [gamma, beta, stats] = [&gamma, &beta, &state.stats].map(F32View::new);
-        let affine = Affine {
-            gamma: gamma.values(),
-            beta: beta.values(),
-            stats: stats.values(),
-            epsilon: state.epsilon,
-        };
-        let (x_grad, gamma_grad, beta_grad) = kernels::gradients(
-            &shape,
-            F32View::new(&x).values(),
-            affine,
-            state.activation,
-            F32View::new(&output_grad).values(),
-        );
+        let parameters = [&gamma, &beta, &state.stats];
+        let (x_grad, gamma_grad, beta_grad) = with_affine(parameters, state.epsilon, |affine| {
+            kernels::gradients(
+                &shape,
+                F32View::new(&x).values(),
+                affine,
+                state.activation,
+                F32View::new(&output_grad).values(),
+            )
+        });
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, flex_tensor(x_grad, x.layout().shape().to_vec()));
         }
@@ -200,6 +191,21 @@ impl Backward<Flex, 3> for NormalizeBackward {
             grads.register::<Flex>(node.id, flex_tensor(beta_grad, vec![shape.channels]));
         }
     }
+}
+
+/// Runs `f` on the [`Affine`] view of `[γ, β, stats]`.
+fn with_affine<R>(
+    [gamma, beta, stats]: [&FlexTensor; 3],
+    epsilon: f64,
+    f: impl FnOnce(Affine) -> R,
+) -> R {
+    let [gamma, beta, stats] = [gamma, beta, stats].map(F32View::new);
+    f(Affine {
+        gamma: gamma.values(),
+        beta: beta.values(),
+        stats: stats.values(),
+        epsilon,
+    })
 }
 
 fn shape3(x: &FlexTensor) -> Shape3 {

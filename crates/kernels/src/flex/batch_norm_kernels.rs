@@ -97,14 +97,13 @@ impl Affine<'_> {
     /// `(γ/σ, β − μ·γ/σ)` of every channel: the normalised value is `scale·x + shift`,
     /// computed the same way in the forward and the backward pass.
     fn scales_and_shifts(&self) -> Vec<(f32, f32)> {
-        (0..self.channels()).map(|c| self.scale_shift(c)).collect()
-    }
-
-    fn scale_shift(&self, c: usize) -> (f32, f32) {
-        let inv_std = self.inv_std(c);
-        let scale = self.gamma[c] as f64 * inv_std;
-        let shift = self.beta[c] as f64 - self.mean(c) as f64 * scale;
-        (scale as f32, shift as f32)
+        (0..self.channels())
+            .map(|c| {
+                let scale = self.gamma[c] as f64 * self.inv_std(c);
+                let shift = self.beta[c] as f64 - self.mean(c) as f64 * scale;
+                (scale as f32, shift as f32)
+            })
+            .collect()
     }
 }
 
