@@ -90,7 +90,18 @@ pub fn ensure_pytorch() -> bool {
     installed && importable()
 }
 
-fn is_root() -> bool {
+/// The version of the PyTorch `python3` imports (`2.9.0+cu128`), if it imports one.
+pub fn torch_version() -> Option<String> {
+    let out = Command::new("python3")
+        .args(["-c", "import torch; print(torch.__version__)"])
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !version.is_empty()).then_some(version)
+}
+
+/// Whether this process runs as root (and may install packages).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -111,9 +122,9 @@ fn has_vulkan_driver() -> bool {
             .any(|e| e.path().extension().is_some_and(|x| x == "json"))
 }
 
-/// Installs a Debian package with apt when this is root; otherwise fails with `why`, the
-/// command to run and the `alternative`.
-fn ensure_package(package: &str, why: &str, alternative: &str) -> Result<(), String> {
+/// Installs Debian packages (`package`: names separated by spaces) with apt when this is
+/// root; otherwise fails with `why`, the command to run and the `alternative`.
+pub fn ensure_package(package: &str, why: &str, alternative: &str) -> Result<(), String> {
     let command = format!("apt-get install -y {package}");
     let is_root = is_root();
     let has_apt = Path::new("/usr/bin/apt-get").is_file();
@@ -125,7 +136,8 @@ fn ensure_package(package: &str, why: &str, alternative: &str) -> Result<(), Str
     eprintln!("xtask: {why}; running `{command}`");
     let install = || {
         Command::new("apt-get")
-            .args(["install", "-y", "-q", package])
+            .args(["install", "-y", "-q"])
+            .args(package.split_whitespace())
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .is_ok_and(|s| s.success())

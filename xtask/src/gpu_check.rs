@@ -54,7 +54,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     remove_old_binaries(&out)?;
     for (i, features) in feature_lists.iter().enumerate() {
         for feature in features.split(',') {
-            crate::backend::feature(feature)?;
+            if crate::backend::feature(feature)? == "cuda" {
+                crate::llvm::ensure_for_cuda()?;
+            }
         }
         cargo::run(&build_args(features), &[])?;
         let name = match i {

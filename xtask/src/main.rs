@@ -2,8 +2,9 @@
 //!
 //! It compiles in seconds and never links the heavy crates. Commands:
 //!
-//! - `cargo xtask test [--cpu-only]`: the test suite on every backend CI covers (flex, ndarray,
-//!   and wgpu, on a software Vulkan driver when there is no GPU);
+//! - `cargo xtask test [--cpu-only] [--no-compile-check]`: the test suite on every backend CI
+//!   covers (flex, ndarray, and wgpu, on a software Vulkan driver when there is no GPU), then a
+//!   compile check of the vulkan, cuda and tch backends;
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
@@ -21,6 +22,7 @@ mod backend;
 mod cargo;
 mod data;
 mod gpu_check;
+mod llvm;
 mod run;
 mod test;
 mod tidy;
@@ -54,9 +56,10 @@ usage: cargo xtask <command> [options]
 
   search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
   train [--backend B] [args]  train the newest search's network from scratch on its data
-  test [--cpu-only] [cargo test args]
+  test [--cpu-only] [--no-compile-check] [cargo test args]
                              run the tests on the flex, ndarray and wgpu backends (wgpu on a
-                             software Vulkan driver without a GPU; --cpu-only leaves it out)
+                             software Vulkan driver without a GPU; --cpu-only leaves it out),
+                             then compile the vulkan, cuda and tch backends (cargo check)
   tidy                       check the architecture invariants
   gpu-check [--package-only] [--out DIR] [--features LIST]... [--libtorch DIR]
                              build proxyless with GPU backends (one binary per --features,

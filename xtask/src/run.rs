@@ -29,6 +29,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if uses_default_data {
         crate::data::ensure_fashion_mnist()?;
     }
+    if feature == "cuda" {
+        crate::llvm::ensure_for_cuda()?;
+    }
     let mut cargo_args = vec!["run", "--quiet"];
     if release {
         cargo_args.push("--release");

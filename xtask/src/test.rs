@@ -1,8 +1,11 @@
-//! `cargo xtask test [--cpu-only] [cargo test args]`: the whole suite, built once with every
-//! backend CI covers: flex (the default), ndarray and wgpu. Without a GPU, wgpu runs on Mesa's
-//! software Vulkan driver (Debian: `mesa-vulkan-drivers`). With PyTorch importable (installed
-//! as root when missing), the parity tests against PyTorch must run: they fail rather than
-//! skip.
+//! `cargo xtask test [--cpu-only] [--no-compile-check] [cargo test args]`: the whole suite,
+//! built once with every backend CI covers: flex (the default), ndarray and wgpu. Without a
+//! GPU, wgpu runs on Mesa's software Vulkan driver (Debian: `mesa-vulkan-drivers`). With
+//! PyTorch importable (installed as root when missing), the parity tests against PyTorch must
+//! run: they fail rather than skip. Then the backends that cannot run here are compiled
+//! (`cargo check` of `proxyless` with `vulkan`, `cuda` and `tch`, in `target/check`): `cuda`
+//! when a local LLVM is there (see `llvm.rs`; installed with apt as root), `tch` when the
+//! PyTorch it builds against is.
 
 use crate::cargo;
 
@@ -10,11 +13,12 @@ use crate::cargo;
 /// compiled in beside the default `flex`, so the backend tests (parity) run on each.
 pub fn run(extra: &[String]) -> Result<(), String> {
     let cpu_only = extra.iter().any(|a| a == "--cpu-only");
+    let compile_check = !extra.iter().any(|a| a == "--no-compile-check");
     crate::data::ensure_chromium()?;
     let rest: Vec<&str> = extra
         .iter()
         .map(String::as_str)
-        .filter(|a| *a != "--cpu-only")
+        .filter(|a| !["--cpu-only", "--no-compile-check"].contains(a))
         .collect();
     let features = if cpu_only {
         "proxyless-cli/ndarray"
@@ -23,10 +27,49 @@ pub fn run(extra: &[String]) -> Result<(), String> {
         "proxyless-cli/ndarray,proxyless-cli/wgpu"
     };
     let mut envs = crate::backend::run_env("wgpu");
-    if crate::data::ensure_pytorch() {
+    let has_torch = crate::data::ensure_pytorch();
+    if has_torch {
         envs.push(("PROXYLESS_REQUIRE_TORCH", "1".into()));
     }
     let mut args = vec!["test", "--workspace", "--features", features];
     args.extend(rest);
-    cargo::run(&args, &envs)
+    cargo::run(&args, &envs)?;
+    if compile_check {
+        check_other_backends(has_torch)?;
+    }
+    Ok(())
+}
+
+/// `cargo check` of the binary with the backends the tests cannot run here, in a target
+/// directory of its own (other features than the tests' build; no code generation).
+fn check_other_backends(has_torch: bool) -> Result<(), String> {
+    let mut features = vec!["vulkan"];
+    let mut envs = vec![("CARGO_TARGET_DIR", "target/check".to_string())];
+    if crate::llvm::ensure_for_cuda_offline()? {
+        features.push("cuda");
+    } else {
+        eprintln!("xtask: the compile check leaves cuda out: no LLVM to link (see above)");
+    }
+    // Burn's `tch` builds against exactly the PyTorch the parity tests install.
+    let tch_torch = crate::data::TORCH.trim_start_matches("torch==");
+    if has_torch && crate::data::torch_version().is_some_and(|v| v.starts_with(tch_torch)) {
+        features.push("tch");
+        envs.extend(crate::backend::run_env("tch"));
+    } else {
+        eprintln!(
+            "xtask: the compile check leaves tch out: it builds against PyTorch {tch_torch}, \
+             which python3 does not import"
+        );
+    }
+    let features = features.join(",");
+    cargo::run(
+        &[
+            "check",
+            "--package",
+            "proxyless-cli",
+            "--features",
+            &features,
+        ],
+        &envs,
+    )
 }

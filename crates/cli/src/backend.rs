@@ -1,9 +1,11 @@
 //! The Burn backend, picked at run time among those compiled into this binary.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 #[cfg(any(feature = "wgpu", feature = "vulkan"))]
 use burn::tensor::DeviceKind;
+use burn::tensor::{Device, Tensor};
 use clap::ValueEnum;
 
 /// A Burn backend; each is a Cargo feature of this binary.
@@ -96,7 +98,36 @@ impl Backend {
                 self.feature()
             );
         }
-        Ok(self.device_unchecked())
+        let device = self.device_unchecked();
+        if self.is_gpu() {
+            self.probe(&device)?;
+        }
+        Ok(device)
+    }
+
+    /// Starts a GPU backend's device and reads one small tensor back, once per process, so
+    /// that a backend that cannot start here (no driver, no GPU, a LibTorch without CUDA) is an
+    /// error naming the backend instead of a panic on one of the backend's threads in the
+    /// middle of a command.
+    fn probe(self, device: &Device) -> Result<()> {
+        static STARTED: Mutex<Vec<Backend>> = Mutex::new(Vec::new());
+        let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        if started.contains(&self) {
+            return Ok(());
+        }
+        let device = device.clone();
+        if let Err(cause) = first_panic(move || {
+            Tensor::<1>::ones([1], &device).into_data();
+        }) {
+            bail!(
+                "backend '{}' could not start on this machine: {}{}",
+                self.name(),
+                shorten(cause.lines().next().unwrap_or(&cause)),
+                self.start_hint()
+            );
+        }
+        started.push(self);
+        Ok(())
     }
 
     #[allow(unreachable_code)]
@@ -125,10 +156,90 @@ impl Backend {
             other => unreachable!("{other:?} is checked to be compiled in"),
         }
     }
+
+    /// What a GPU backend needs from the machine, said after it failed to start.
+    fn start_hint(self) -> &'static str {
+        match self {
+            Backend::Cuda => " (it needs an NVIDIA GPU and its driver's libcuda.so.1)",
+            Backend::TchCuda => {
+                " (it needs an NVIDIA GPU, its driver, and a CUDA build of LibTorch on the \
+                 library path)"
+            }
+            Backend::Wgpu | Backend::Vulkan => {
+                " (it needs a Vulkan driver: a GPU's, or Mesa's software one, Debian's \
+                 mesa-vulkan-drivers)"
+            }
+            _ => "",
+        }
+    }
+}
+
+/// Runs `work`; if it panics, returns the message of the first panic of any thread meanwhile
+/// (a backend's device thread panics first, the caller's wait on it after), caught through a
+/// temporary panic hook instead of printed.
+fn first_panic(work: impl FnOnce() + std::panic::UnwindSafe) -> std::result::Result<(), String> {
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&messages);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| info.to_string());
+        sink.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+    }));
+    let outcome = std::panic::catch_unwind(work);
+    std::panic::set_hook(previous);
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            let messages = messages.lock().unwrap_or_else(|e| e.into_inner());
+            Err(messages
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "no message".into()))
+        }
+    }
+}
+
+/// At most 200 characters of a backend's panic message (some list every library name they
+/// tried).
+fn shorten(message: &str) -> String {
+    match message.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &message[..end]),
+        None => message.to_string(),
+    }
 }
 
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_panic_is_the_cause() {
+        // As a backend that cannot start: its device thread panics, then the caller's wait.
+        let cause = first_panic(|| {
+            let device_thread = std::thread::spawn(|| panic!("no driver library found"));
+            device_thread.join().expect("the device thread answers");
+        });
+        assert_eq!(cause, Err("no driver library found".to_string()));
+        assert_eq!(first_panic(|| ()), Ok(()));
+        // The hook is restored: a later panic is not collected into the earlier sink.
+        assert!(std::panic::catch_unwind(|| panic!("later")).is_err());
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = "x".repeat(500);
+        assert_eq!(shorten(&long).len(), 203);
+        assert_eq!(shorten("short"), "short");
     }
 }
