@@ -471,8 +471,14 @@ mod tests {
         (spec, config)
     }
 
+    /// Held by the tests that draw from the device's random numbers (weight initialisation,
+    /// dropout), which are one generator per process: a test drawing while another trains
+    /// would change the other's draws (the resume test then saw its two runs differ by 0.36).
+    static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn trains_checkpoints_and_resumes_to_the_same_result() {
+        let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let device = Device::flex();
         let (spec, config) = tiny_setup();
         let root = tempfile::tempdir().unwrap();
@@ -530,6 +536,7 @@ mod tests {
     #[test]
     fn batch_norm_parameters_are_found() {
         use proxyless_space::BlockOp;
+        let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let device = Device::flex();
         let (spec, _) = tiny_setup();
         let net = ProxylessNet::new(&spec, &device);
