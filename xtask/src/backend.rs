@@ -55,13 +55,7 @@ pub fn run_env(name: &str) -> Vec<(&'static str, String)> {
 
 /// `torch/lib` of the PyTorch that `python3` imports, if any.
 fn torch_lib_dir() -> Option<String> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
-        ])
-        .output()
-        .ok()?;
-    let dir = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !dir.is_empty()).then_some(dir)
+    crate::data::python3_prints(
+        "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
+    )
 }

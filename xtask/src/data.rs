@@ -92,12 +92,14 @@ pub fn ensure_pytorch() -> bool {
 
 /// The version of the PyTorch `python3` imports (`2.9.0+cu128`), if it imports one.
 pub fn torch_version() -> Option<String> {
-    let out = Command::new("python3")
-        .args(["-c", "import torch; print(torch.__version__)"])
-        .output()
-        .ok()?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !version.is_empty()).then_some(version)
+    python3_prints("import torch; print(torch.__version__)")
+}
+
+/// What `python3 -c code` prints, trimmed, if it succeeds and prints something.
+pub fn python3_prints(code: &str) -> Option<String> {
+    let out = Command::new("python3").args(["-c", code]).output().ok()?;
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !printed.is_empty()).then_some(printed)
 }
 
 /// Whether this process runs as root (and may install packages).

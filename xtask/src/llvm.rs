@@ -37,15 +37,15 @@ fn prepare(install: bool) -> Result<bool, String> {
     if folder.join(SENTINEL).exists() {
         return Ok(true);
     }
-    let prefix = match std::env::var_os("PROXYLESS_LLVM_PREFIX") {
+    let (prefix, version) = match std::env::var_os("PROXYLESS_LLVM_PREFIX") {
         Some(prefix) => {
             let prefix = PathBuf::from(prefix);
-            check_local_llvm(&prefix)
+            let version = check_local_llvm(&prefix)
                 .map_err(|e| format!("PROXYLESS_LLVM_PREFIX={}: {e}", prefix.display()))?;
-            prefix
+            (prefix, version)
         }
         None => match find_local_llvm() {
-            Ok(prefix) => prefix,
+            Ok(found) => found,
             Err(problems) if install && crate::data::is_root() => {
                 crate::data::ensure_package(
                     DEBIAN_PACKAGES,
@@ -67,21 +67,21 @@ fn prepare(install: bool) -> Result<bool, String> {
     };
     link_local_llvm(&folder, &prefix)?;
     eprintln!(
-        "xtask: the cuda build links LLVM {} from {} through {} (remove that folder to let the \
-         build download the LLVM it was written for)",
-        llvm_config(&prefix, &["--version"]).unwrap_or_default(),
+        "xtask: the cuda build links LLVM {version} from {} through {} (remove that folder to \
+         let the build download the LLVM it was written for)",
         prefix.display(),
         folder.display()
     );
     Ok(true)
 }
 
-/// The first of [`LOCAL_PREFIXES`] that the `cuda` build can link, or why none is.
-fn find_local_llvm() -> Result<PathBuf, String> {
+/// The first of [`LOCAL_PREFIXES`] that the `cuda` build can link, with its LLVM version, or
+/// why none is.
+fn find_local_llvm() -> Result<(PathBuf, String), String> {
     let mut problems = Vec::new();
     for prefix in LOCAL_PREFIXES.iter().map(PathBuf::from) {
         match check_local_llvm(&prefix) {
-            Ok(()) => return Ok(prefix),
+            Ok(version) => return Ok((prefix, version)),
             Err(e) => problems.push(format!("{}: {e}", prefix.display())),
         }
     }
@@ -113,10 +113,10 @@ fn bundler_version(lock: &str) -> Option<String> {
     Some(version.strip_suffix('"')?.to_string())
 }
 
-/// Fails unless `prefix` has an LLVM 22 or 23 whose `llvm-config --link-static` libraries are
-/// all there (Debian puts Polly's in `libpolly-<major>-dev`), and the system libraries it
-/// names too (zstd's static-link name comes with `libzstd-dev`).
-fn check_local_llvm(prefix: &Path) -> Result<(), String> {
+/// The version of the LLVM in `prefix`; fails unless it is LLVM 22 or 23, the libraries of its
+/// `llvm-config --link-static` are all there (Debian puts Polly's in `libpolly-<major>-dev`),
+/// and the system libraries it names too (zstd's static-link name comes with `libzstd-dev`).
+fn check_local_llvm(prefix: &Path) -> Result<String, String> {
     let version = llvm_config(prefix, &["--version"])?;
     let major = version.split('.').next().unwrap_or_default();
     if !["22", "23"].contains(&major) {
@@ -148,7 +148,7 @@ fn check_local_llvm(prefix: &Path) -> Result<(), String> {
             missing.join(" ")
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// The names (`z3` for `-lz3` or `/usr/lib/libz3.so`) in `llvm-config --system-libs` output.
