@@ -79,6 +79,9 @@ for b in "${binaries[@]}"; do
     step "$backend-latency-validate" "$limit" "${run[@]}" latency validate --space fmnist \
         --batch 16 --samples 20 --warmup 5 --runs 20 --table "$table" \
         --plot "$out/$backend-validate.svg"
+    step "$backend-latency-validate-imagenet64" "$limit" "${run[@]}" latency validate \
+        --space imagenet@64 --batch 1 --samples 20 --warmup 5 --runs 20 --calibration 8 \
+        --plot "$out/$backend-validate-imagenet64.svg"
     step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
         --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
         --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1

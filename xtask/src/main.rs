@@ -8,6 +8,7 @@
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
+//! - `cargo xtask tables [--backend B]`: measures the shipped CPU latency tables again;
 //! - `cargo xtask search [--backend B] [args]`: the main job; with no `--config`, `--data` or
 //!   `--resume` it searches the default space on Fashion-MNIST, installing Debian's
 //!   `dataset-fashion-mnist` first when it is missing (as root with apt);
@@ -24,6 +25,7 @@ mod data;
 mod gpu_check;
 mod llvm;
 mod run;
+mod tables;
 mod test;
 mod tidy;
 
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("validate") => validate(),
+        Some("tables") => tables::run(&args[1..]),
         Some(_) => run::run(&args),
     };
     match result {
@@ -68,6 +71,8 @@ usage: cargo xtask <command> [options]
                              data (target/gpu-check), and run the checks: parity, latency
                              profile and validation, a short search, the benchmark
   validate                   fmt, clippy, tidy, then test
+  tables [--backend B]...    measure the shipped CPU latency tables (configs/latency/) again
+                             on this machine, each with its whole-network correction
   <command> [--backend B] [--dev] [args]
                              build `proxyless` with backend B (flex, ndarray, wgpu, vulkan,
                              cuda, tch, tch-cuda; default flex) and run `proxyless <command> args`

@@ -13,10 +13,18 @@ fn profile_predict_measure_validate() {
     let timing = ["--runs", "2", "--warmup", "1"];
     let mut args = vec!["latency", "profile", "--space", "fmnist", "--out", &t];
     args.extend(timing);
+    args.extend(["--calibration", "4"]);
     let out = success(&args);
     assert!(out.contains("46 entries"), "{out}");
+    assert!(out.contains("fitted to 4 networks"), "{out}");
     let text = std::fs::read_to_string(&table).unwrap();
-    assert!(text.starts_with("# backend: flex\n"), "{text}");
+    assert!(
+        text.starts_with("# backend: flex\n# build: proxyless "),
+        "{text}"
+    );
+    for header in ["# cpu: ", "# threads: ", "# date: ", "# correction_scale: "] {
+        assert!(text.contains(header), "{header} in {text}");
+    }
     assert_eq!(text.matches("  mean: ").count(), 46);
 
     let arch = dir.path().join("arch.txt");
@@ -51,8 +59,34 @@ fn profile_predict_measure_validate() {
     let json: serde_json::Value = serde_json::from_str(&success(&args)).unwrap();
     assert!(json["mape"].as_f64().unwrap().is_finite());
     assert!(json["kendall_tau"].as_f64().unwrap().abs() <= 1.0);
+    assert!(json["repeat_mape"].as_f64().unwrap() >= 0.0);
+    assert!(json["uncorrected_mape"].as_f64().unwrap().is_finite());
+    assert_eq!(json["measured_passes_ms"][1].as_array().unwrap().len(), 4);
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert_eq!(svg.matches("class=\"point\"").count(), 4);
+}
+
+#[test]
+fn a_table_from_elsewhere_is_reported() {
+    // The ndarray table, used to predict for flex: the prediction is made, with a warning.
+    let table = common::repo_file("configs/latency/fmnist-ndarray-b16.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("arch.txt");
+    std::fs::write(
+        &arch,
+        "k3e3 zero | k3e3 zero zero | k3e3 zero zero | k3e3\n",
+    )
+    .unwrap();
+    let a = arch.display().to_string();
+    let out = common::proxyless(&[
+        "latency", "predict", &a, "--space", "fmnist", "--table", &table,
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was measured with backend 'ndarray', this is 'flex'"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -15,14 +15,16 @@
 //! assert_eq!(costs.blocks.len(), 21);
 //! ```
 
+mod correction;
 mod error;
 mod fit;
 mod key;
 mod model;
 mod table;
 
+pub use correction::NetworkCorrection;
 pub use error::{Error, Result};
 pub use fit::FittedLatency;
 pub use key::LatencyKey;
-pub use model::{CostModel, SpaceKeys, net_keys};
+pub use model::{CostModel, SpaceKeys, net_keys, table_sum};
 pub use table::{LatencyEntry, LatencyTable, NAMED_TABLES};

@@ -6,7 +6,7 @@ use proxyless_space::{
 
 use crate::error::Result;
 use crate::key::Hwc;
-use crate::{LatencyKey, LatencyTable};
+use crate::{LatencyKey, LatencyTable, NetworkCorrection};
 
 /// What the hardware term of a search measures.
 #[derive(Debug, Clone)]
@@ -68,13 +68,17 @@ impl CostModel {
     }
 
     /// The predicted cost of a whole network at `resolution`: the sum of its layers' entries
-    /// (a missing entry is an error naming the key), or its MACs in millions.
+    /// (a missing entry is an error naming the key) with the table's whole-network correction
+    /// when it has one, or its MACs in millions.
     pub fn predict(&self, net: &NetSpec, resolution: usize) -> Result<f64> {
         match self {
-            CostModel::Table(table) => net_keys(net, resolution)
-                .iter()
-                .map(|k| table.mean(k))
-                .sum(),
+            CostModel::Table(table) => {
+                let (sum, layers) = table_sum(table, net, resolution)?;
+                Ok(match table.correction() {
+                    Some(c) => c.apply(sum, layers),
+                    None => sum,
+                })
+            }
             CostModel::Macs => Ok(net.cost(resolution)?.macs as f64 / 1e6),
         }
     }
@@ -87,17 +91,25 @@ impl CostModel {
             CostModel::Macs => return Ok(space.candidate_macs(space.input.resolution)?),
             CostModel::Table(table) => table,
         };
+        // The correction is linear: its offset joins the fixed layers, its per-layer term
+        // every layer that runs (not Zero).
+        let c = table
+            .correction()
+            .copied()
+            .unwrap_or(NetworkCorrection::NONE);
+        let layer =
+            |key: &LatencyKey| -> Result<f64> { Ok(c.scale * table.mean(key)? + c.per_layer_ms) };
         let keys = SpaceKeys::of(space);
-        let mut fixed = 0.0;
+        let mut fixed = c.overhead_ms;
         for key in &keys.fixed {
-            fixed += table.mean(key)?;
+            fixed += layer(key)?;
         }
         let mut blocks = Vec::with_capacity(keys.blocks.len());
         for candidates in &keys.blocks {
             let mut row = Vec::with_capacity(candidates.len());
             for key in candidates {
                 row.push(match key {
-                    Some(key) => table.mean(key)?,
+                    Some(key) => layer(key)?,
                     None => 0.0,
                 });
             }
@@ -109,6 +121,14 @@ impl CostModel {
             blocks,
         })
     }
+}
+
+/// The plain sum of `table`'s entries over the layers of `net` at `resolution`, and the number
+/// of those layers (what a [`NetworkCorrection`] is fitted to).
+pub fn table_sum(table: &LatencyTable, net: &NetSpec, resolution: usize) -> Result<(f64, usize)> {
+    let keys = net_keys(net, resolution);
+    let sum = keys.iter().map(|k| table.mean(k)).sum::<Result<f64>>()?;
+    Ok((sum, keys.len()))
 }
 
 /// The table keys of a space at its input resolution: the fixed layers (stem, first block,
@@ -172,6 +192,15 @@ mod tests {
     use super::*;
     use proxyless_space::presets;
 
+    /// The candidate index `arch` picks in every choice block of `space`.
+    fn candidate_indices(arch: &Architecture, space: &SearchSpace) -> Vec<usize> {
+        arch.choices()
+            .iter()
+            .zip(space.choice_blocks())
+            .map(|(c, b)| b.candidate_index(*c).unwrap())
+            .collect()
+    }
+
     #[test]
     fn pixel1_covers_every_candidate_of_the_imagenet_space() {
         let space = presets::load("imagenet").unwrap();
@@ -180,16 +209,39 @@ mod tests {
             .candidate_costs(&space)
             .unwrap();
         let arch = Architecture::widest(&space);
-        let choices: Vec<usize> = arch
-            .choices()
-            .iter()
-            .zip(space.choice_blocks())
-            .map(|(c, b)| b.candidate_index(*c).unwrap())
-            .collect();
+        let choices = candidate_indices(&arch, &space);
         let predicted = CostModel::Table(table)
             .predict(&arch.to_net_spec(&space), 224)
             .unwrap();
         assert!((costs.of(&choices) - predicted).abs() < 1e-9);
+    }
+
+    #[test]
+    fn corrected_candidate_costs_add_up_to_the_corrected_prediction() {
+        let space = presets::load("imagenet").unwrap();
+        let mut table = LatencyTable::named("pixel1").unwrap();
+        table.set_correction(NetworkCorrection {
+            overhead_ms: 1.5,
+            scale: 0.8,
+            per_layer_ms: 0.25,
+            networks: 4,
+            fit_mape: 0.0,
+        });
+        let costs = CostModel::Table(table.clone())
+            .candidate_costs(&space)
+            .unwrap();
+        // An architecture with Zero blocks: they cost nothing, not even the per-layer term.
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+        for _ in 0..5 {
+            let arch = Architecture::random(&space, &mut rng);
+            let choices = candidate_indices(&arch, &space);
+            let net = arch.to_net_spec(&space);
+            let (sum, layers) = table_sum(&table, &net, 224).unwrap();
+            let by_hand = 1.5 + 0.8 * sum + 0.25 * layers as f64;
+            let predicted = CostModel::Table(table.clone()).predict(&net, 224).unwrap();
+            assert!((predicted - by_hand).abs() < 1e-9);
+            assert!((costs.of(&choices) - predicted).abs() < 1e-9);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::{FittedLatency, LatencyKey};
+use crate::{FittedLatency, LatencyKey, NetworkCorrection};
 
 /// Tables that ship with proxyless, by name.
 pub const NAMED_TABLES: [&str; 1] = ["pixel1"];
@@ -42,6 +42,7 @@ pub struct LatencyTable {
     pub meta: Vec<(String, String)>,
     entries: BTreeMap<String, LatencyEntry>,
     fallback: Option<FittedLatency>,
+    correction: Option<NetworkCorrection>,
 }
 
 impl LatencyTable {
@@ -116,17 +117,19 @@ impl LatencyTable {
         if entries.is_empty() {
             return Err(invalid("the table has no entries".into()));
         }
-        let meta = text
+        let meta: Vec<(String, String)> = text
             .lines()
             .take_while(|l| l.starts_with('#'))
             .filter_map(|l| l.trim_start_matches('#').split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
+        let correction = NetworkCorrection::from_meta(&meta, origin)?;
         Ok(Self {
             origin: origin.to_string(),
             meta,
             entries,
             fallback: None,
+            correction,
         })
     }
 
@@ -144,7 +147,55 @@ impl LatencyTable {
                 .map(|(k, e)| (k.to_string(), e))
                 .collect(),
             fallback: None,
+            correction: None,
         }
+    }
+
+    /// The whole-network correction of the table's predictions, if it has one.
+    pub fn correction(&self) -> Option<&NetworkCorrection> {
+        self.correction.as_ref()
+    }
+
+    /// Sets the whole-network correction (also written to the header by
+    /// [`to_yaml`](Self::to_yaml)), replacing any earlier one.
+    pub fn set_correction(&mut self, correction: NetworkCorrection) {
+        let keys = correction.to_meta();
+        self.meta.retain(|(k, _)| !keys.iter().any(|(c, _)| c == k));
+        self.meta.extend(keys);
+        self.correction = Some(correction);
+    }
+
+    /// How the place a prediction is made for differs from where the table was measured:
+    /// for each `(key, value)` of `here` (`backend`, `build`, `cpu`, `threads`, ...), a line
+    /// where the table's header records another value; one line when it records no backend at
+    /// all (the paper's tables, for one). Empty when they agree.
+    pub fn differences_from(&self, here: &[(String, String)]) -> Vec<String> {
+        if self.meta_value("backend").is_none() {
+            return vec![format!(
+                "{} does not record where it was measured: its times describe that device, \
+                 not necessarily this one",
+                self.origin
+            )];
+        }
+        here.iter()
+            .filter_map(|(key, ours)| {
+                let theirs = self.meta_value(key)?;
+                (theirs != ours).then(|| {
+                    format!(
+                        "{} was measured with {key} '{theirs}', this is '{ours}'",
+                        self.origin
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The value of header entry `key`, if present.
+    pub fn meta_value(&self, key: &str) -> Option<&str> {
+        self.meta
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The table as YAML in the official format (`key: {count, mean, std}`, milliseconds),
@@ -241,8 +292,8 @@ mod tests {
         assert!((table.mean(&key).unwrap() - 4.083755600814664).abs() < 1e-12);
     }
 
-    #[test]
-    fn written_tables_read_back_with_their_header() {
+    /// A one-entry table (the `fmnist` stem) with header `meta`.
+    fn stem_table(meta: Vec<(String, String)>) -> (LatencyTable, LatencyKey, LatencyEntry) {
         let key = LatencyKey::Stem {
             input: [28, 28, 1],
             output: [28, 28, 16],
@@ -252,11 +303,44 @@ mod tests {
             mean: 0.125,
             std: 0.01,
         };
+        let table = LatencyTable::from_entries("t.yaml", meta, [(key, entry)]);
+        (table, key, entry)
+    }
+
+    #[test]
+    fn written_tables_read_back_with_their_header() {
         let meta = vec![("backend".to_string(), "flex".to_string())];
-        let table = LatencyTable::from_entries("t", meta.clone(), [(key, entry)]);
-        let back = LatencyTable::from_yaml_str(&table.to_yaml(), "t").unwrap();
+        let (table, key, entry) = stem_table(meta.clone());
+        let back = LatencyTable::from_yaml_str(&table.to_yaml(), "t.yaml").unwrap();
         assert_eq!(back.meta, meta);
         assert_eq!(back.get(&key).unwrap(), entry);
+    }
+
+    #[test]
+    fn differences_name_each_header_that_disagrees() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let (table, _, _) = stem_table(vec![pair("backend", "flex"), pair("threads", "2")]);
+        assert!(
+            table
+                .differences_from(&[pair("backend", "flex")])
+                .is_empty()
+        );
+        let here = [
+            pair("backend", "wgpu"),
+            pair("threads", "2"),
+            pair("cpu", "x"),
+        ];
+        let lines = table.differences_from(&here);
+        assert_eq!(
+            lines,
+            ["t.yaml was measured with backend 'flex', this is 'wgpu'"]
+        );
+        let pixel1 = LatencyTable::named("pixel1").unwrap();
+        let lines = pixel1.differences_from(&here);
+        assert!(
+            lines.len() == 1 && lines[0].contains("does not record"),
+            "{lines:?}"
+        );
     }
 
     #[test]

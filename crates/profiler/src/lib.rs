@@ -2,17 +2,27 @@
 //! contain, timed on a Burn [`Device`](burn::tensor::Device) into a lookup table in the official
 //! key format, and whole networks end to end to check the table's predictions.
 //!
-//! Timing is inference latency: warm-up runs first, then repeated runs, each ended by
-//! synchronising the device so that asynchronous GPU backends are timed honestly.
+//! Timing is inference latency: warm-up rounds first, then repeated rounds in which every
+//! layer (or network) gives one sample, each ended by synchronising the device so that
+//! asynchronous GPU backends are timed honestly. A table also carries a whole-network
+//! correction fitted to a few networks measured end to end ([`calibrate`]), and a header that
+//! says where it was measured ([`machine_meta`]).
 //!
 //! [`ops`] times the layers of one network as a training step runs them (forward and
 //! backward), to find where a step's time goes.
 
+mod calibration;
 mod layers;
+mod machine;
 pub mod ops;
 mod stats;
 mod timing;
 
+pub use calibration::{calibrate, calibration_networks};
 pub use layers::{MeasuredLayer, space_layers};
+pub use machine::{backend_label, build_id, here, machine_meta, utc_stamp};
 pub use stats::{Measurement, kendall_tau, mean_absolute_percentage_error};
-pub use timing::{ProfileSettings, measure_forward, measure_net, profile_space, profile_table};
+pub use timing::{
+    ProfileSettings, TableOrigin, measure_forward, measure_net, measure_nets, profile_space,
+    profile_table, time_interleaved,
+};

@@ -8,14 +8,15 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net};
 use proxyless_report::draw_network;
-use proxyless_space::{Architecture, CandidateCosts, SearchSpace, presets};
+use proxyless_space::{Architecture, CandidateCosts, NetSpec, SearchSpace, presets};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
 use proxyless_supernet::{ArchParams, Searchable, Supernet};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
@@ -38,6 +39,9 @@ pub struct SearchOutcome {
     pub cost: Option<(f64, String)>,
     /// Accuracy of the derived network (inherited supernet weights) on the held-out images.
     pub holdout_accuracy: f64,
+    /// The derived network's latency measured end to end on the search's own device at the
+    /// table's batch (ms), when the cost is a latency table.
+    pub measured_latency_ms: Option<f64>,
     /// Wall time of the search in seconds, over all sessions of the run.
     pub seconds: f64,
 }
@@ -68,7 +72,8 @@ fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
 
 /// Resolves the configured cost model into per-candidate costs of `space`.
 /// A measured table (`measured` or `measured:<backend>`) is profiled on `device` and also kept
-/// in the run directory as `latency-table.yaml`.
+/// in the run directory as `latency-table.yaml`. A table measured elsewhere (another backend,
+/// build or machine) and a target outside the space's range are reported as warnings.
 fn candidate_costs(
     config: &SearchConfig,
     space: &SearchSpace,
@@ -79,15 +84,13 @@ fn candidate_costs(
         return Ok(None);
     }
     let cost = config.target.cost.as_str();
+    let inference = device.clone().inner();
     let (model, measured) = match cost {
         "macs" => (CostModel::Macs, None),
         measured if measured == "measured" || measured.starts_with("measured:") => {
-            let label = measured.strip_prefix("measured:").unwrap_or("device");
-            let inference = device.clone().inner();
             let table = measured_table(
                 space,
                 &inference,
-                label,
                 config.target.batch,
                 config.target.cache_dir.as_deref(),
             )?;
@@ -95,6 +98,10 @@ fn candidate_costs(
         }
         table => {
             let table = LatencyTable::resolve(table)?;
+            let place = here(backend_label(&inference));
+            for line in table.differences_from(&place) {
+                warn!("{line}: predictions describe where the table was measured");
+            }
             let table = if config.target.fallback {
                 table.with_fitted_fallback()?
             } else {
@@ -104,7 +111,32 @@ fn candidate_costs(
         }
     };
     let costs = model.candidate_costs(space)?;
-    Ok(Some((costs, config.target.cost_loss(origin)?, measured)))
+    let loss = config.target.cost_loss(origin)?;
+    if let Some(line) = target_outside_range(&costs, config.target.reference) {
+        warn!("{origin}: {line}");
+    }
+    Ok(Some((costs, loss, measured)))
+}
+
+/// A line saying so when `target` lies outside the cheapest-to-dearest range of `costs`: no
+/// architecture of the space can meet it, and the search will end at one end of the range.
+pub fn target_outside_range(costs: &CandidateCosts, target: f64) -> Option<String> {
+    let (low, high) = (costs.of(&costs.cheapest()), costs.of(&costs.dearest()));
+    let unit = &costs.unit;
+    if target > high {
+        Some(format!(
+            "target.reference {target} {unit} is above the dearest architecture of the space \
+             ({high:.4} {unit}; range {low:.4} to {high:.4}): the search can only derive one \
+             at most {high:.4} {unit}"
+        ))
+    } else if target < low {
+        Some(format!(
+            "target.reference {target} {unit} is below the cheapest architecture of the space \
+             ({low:.4} {unit}; range {low:.4} to {high:.4}): no architecture meets it"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The state of a search before its first step: α ~ N(0, init_std) from the run's seed.
@@ -529,9 +561,11 @@ impl Search {
         if let Ok(svg) = draw_network(&net, self.space.input.resolution, &title) {
             self.run.write("final/architecture.svg", svg.as_bytes())?;
         }
+        let measured_latency_ms = self.measure_latency(&cost, &net);
         let summary = json!({
             "space": self.space.name, "architecture": text,
             "cost": cost.as_ref().map(|c| c.0), "cost_unit": cost.as_ref().map(|c| c.1.clone()),
+            "measured_latency_ms": measured_latency_ms,
             "expected_cost": self.costs.as_ref().map(|(c, _)| expected_cost(&self.state.arch, c, None).0),
             "params": net_cost.params, "macs": net_cost.macs,
             "holdout_accuracy": accuracy, "epochs": self.state.epochs_done,
@@ -549,7 +583,60 @@ impl Search {
             text,
             cost,
             holdout_accuracy: accuracy,
+            measured_latency_ms,
             seconds: self.state.elapsed_seconds,
         })
+    }
+
+    /// When the cost is a latency (ms), the derived network `net` timed end to end on the
+    /// search's own device at the table's batch (its header's, else `target.batch`; 20 warm-up
+    /// and 100 timed rounds, as `latency measure`), to set beside the table's prediction.
+    fn measure_latency(&self, cost: &Option<(f64, String)>, net: &NetSpec) -> Option<f64> {
+        let (predicted, unit) = cost.as_ref()?;
+        if unit != "ms" {
+            return None;
+        }
+        let batch = LatencyTable::resolve(&self.config.target.cost)
+            .ok()
+            .and_then(|t| t.meta_value("batch")?.parse().ok())
+            .unwrap_or(self.config.target.batch);
+        let device = self.device.clone().inner();
+        let settings = ProfileSettings {
+            batch,
+            warmup: 20,
+            runs: 100,
+            group: ProfileSettings::group_for(&device),
+            calibration: 0,
+        };
+        let m = measure_net(net, self.space.input.resolution, &device, &settings);
+        info!(
+            predicted_ms = predicted,
+            measured_ms = m.trimmed_mean,
+            "the derived network timed on this device"
+        );
+        Some(m.trimmed_mean)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_outside_the_range_are_named_with_the_range() {
+        let costs = CandidateCosts {
+            unit: "ms".into(),
+            fixed: 1.0,
+            blocks: vec![vec![0.5, 2.0], vec![0.0, 1.0]],
+        };
+        // Range: 1.5 (0.5 + 0.0 + 1) to 4.0 (2.0 + 1.0 + 1).
+        assert!(target_outside_range(&costs, 2.5).is_none());
+        let above = target_outside_range(&costs, 10.0).unwrap();
+        assert!(
+            above.contains("above the dearest") && above.contains("range 1.5000 to 4.0000"),
+            "{above}"
+        );
+        let below = target_outside_range(&costs, 1.0).unwrap();
+        assert!(below.contains("below the cheapest"), "{below}");
     }
 }

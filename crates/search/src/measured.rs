@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use proxyless_latency::LatencyTable;
-use proxyless_profiler::{ProfileSettings, profile_table};
+use proxyless_profiler::{
+    ProfileSettings, TableOrigin, backend_label, machine_meta, profile_table,
+};
 use proxyless_space::SearchSpace;
 use tracing::info;
 
@@ -33,25 +35,31 @@ fn fingerprint(text: &str) -> u64 {
 }
 
 /// The table of `space` measured on `device` (an inference device) at `batch`: read from the
-/// cache in `cache` (default [`cache_dir`]), or profiled now and cached. `label` names the
-/// backend in the cache file and header.
+/// cache in `cache` (default [`cache_dir`]), or profiled now (with its whole-network
+/// correction) and cached. The cache file is named by the space, the backend, the device, the
+/// machine's threads and the build, so a table is never reused across them.
 pub fn measured_table(
     space: &SearchSpace,
     device: &Device,
-    label: &str,
     batch: usize,
     cache: Option<&std::path::Path>,
 ) -> Result<LatencyTable> {
+    let origin = TableOrigin::new(backend_label(device));
+    let threads = machine_meta()
+        .into_iter()
+        .find(|(k, _)| k == "threads")
+        .map_or_else(String::new, |(_, v)| v);
     let device_key: String = format!("{device:?}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let name = format!(
-        "latency-{}-{:016x}-{}-{}-b{batch}.yaml",
+        "latency-{}-{:016x}-{}-{}-t{threads}-{:08x}-b{batch}.yaml",
         space.name,
         fingerprint(&space.to_toml_string()),
-        label,
-        device_key.trim_matches('-')
+        origin.backend,
+        device_key.trim_matches('-'),
+        fingerprint(&origin.build) as u32,
     );
     let path = cache.map_or_else(cache_dir, |c| c.to_path_buf()).join(name);
     if path.is_file() {
@@ -61,15 +69,16 @@ pub fn measured_table(
     info!(space = %space.name, device = ?device, "profiling the target device");
     let settings = ProfileSettings {
         batch,
-        warmup: 5,
-        runs: 30,
+        warmup: 10,
+        runs: 60,
         group: ProfileSettings::group_for(device),
+        calibration: 10,
     };
     let table = profile_table(
         space,
         device,
         &settings,
-        label,
+        &origin,
         &path.display().to_string(),
         |_, _, _| {},
     );

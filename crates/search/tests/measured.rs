@@ -9,7 +9,8 @@ use proxyless_search::Search;
 #[test]
 fn a_measured_target_is_profiled_once_and_cached() {
     let cache = tempfile::tempdir().unwrap();
-    let device = Device::default();
+    // Flex, as the config names (the workspace's test features can make another the default).
+    let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
         "[target]\ncost = \"measured:flex\"\nloss = \"add#linear\"\nreference = 0.5\ncache_dir = {:?}\n",

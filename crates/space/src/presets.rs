@@ -33,10 +33,32 @@ pub fn load(name: &str) -> Result<SearchSpace> {
     SearchSpace::from_toml_str(text, &format!("preset '{name}'"))
 }
 
-/// Loads a preset by name, or a space from a TOML file when `name_or_path` is not a preset.
+/// Loads a preset by name, or a space from a TOML file when `name_or_path` is not a preset;
+/// `NAME@RESOLUTION` (`imagenet@64`) is that space at another input resolution.
 pub fn resolve(name_or_path: &str) -> Result<SearchSpace> {
     if toml(name_or_path).is_some() {
         return load(name_or_path);
+    }
+    if let Some((name, side)) = name_or_path.rsplit_once('@')
+        && !Path::new(name_or_path).exists()
+    {
+        let resolution = side
+            .parse::<usize>()
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "arguments",
+                    "space",
+                    format!(
+                        "'{name_or_path}': expected NAME@RESOLUTION with a positive resolution"
+                    ),
+                )
+            })?;
+        let mut space = resolve(name)?;
+        space.input.resolution = resolution;
+        let origin = format!("space '{name_or_path}'");
+        return SearchSpace::from_toml_str(&space.to_toml_string(), &origin);
     }
     let path = Path::new(name_or_path);
     if path.extension().is_some_and(|e| e == "toml") || path.exists() {
@@ -54,6 +76,27 @@ mod tests {
         for name in NAMES {
             assert_eq!(load(name).unwrap().name, name);
         }
+    }
+
+    #[test]
+    fn a_resolution_after_the_name_resizes_the_space() {
+        let space = resolve("imagenet@64").unwrap();
+        assert_eq!(
+            (space.name.as_str(), space.input.resolution),
+            ("imagenet", 64)
+        );
+        assert_eq!(
+            space.choice_blocks().len(),
+            load("imagenet").unwrap().choice_blocks().len()
+        );
+        let err = resolve("imagenet@0").unwrap_err().to_string();
+        assert!(err.contains("NAME@RESOLUTION"), "{err}");
+        assert!(
+            resolve("mobilenet@64")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown preset")
+        );
     }
 
     #[test]

@@ -74,17 +74,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
     let mut reports = Vec::new();
     let mut markdown = format!("# proxyless bench on {backend}\n\n");
     for entry in &spaces {
-        let (name, resolution) = match entry.split_once('@') {
-            Some((n, r)) => match r.parse::<usize>() {
-                Ok(r) if r > 0 => (n, Some(r)),
-                _ => bail!("--space {entry}: expected NAME@RESOLUTION with a positive resolution"),
-            },
-            None => (entry.as_str(), None),
-        };
-        let mut space = presets::resolve(name)?;
-        if let Some(r) = resolution {
-            space.input.resolution = r;
-        }
+        let space = presets::resolve(entry)?;
         let batch = args
             .batch
             .unwrap_or(if space.name == "imagenet" { 16 } else { 32 });

@@ -84,6 +84,7 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
             warmup: 5,
             runs: args.runs,
             group: ProfileSettings::group_for(&device),
+            calibration: 0,
         };
         (
             measure_forward(&net, resolution, &device, &settings),

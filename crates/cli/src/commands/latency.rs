@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, ensure};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
-use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_latency::{CostModel, LatencyTable, table_sum};
 use proxyless_profiler::{
-    ProfileSettings, kendall_tau, mean_absolute_percentage_error, measure_net,
+    ProfileSettings, TableOrigin, here, kendall_tau, mean_absolute_percentage_error, measure_net,
+    measure_nets,
 };
 use proxyless_space::{Architecture, SearchSpace, presets};
 use proxyless_train::progress::Progress;
@@ -19,7 +20,7 @@ use serde_json::json;
 
 use crate::backend::Backend;
 use crate::description;
-use crate::output::{print_stdout, utc_stamp, write_atomic};
+use crate::output::{print_stdout, write_atomic};
 
 /// Latency tables: profile, predict, measure, validate.
 #[derive(Debug, Args)]
@@ -48,16 +49,20 @@ struct TimingArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1)]
     batch: usize,
-    /// Untimed runs before timing.
-    #[arg(long, default_value_t = 10)]
+    /// Untimed rounds before timing.
+    #[arg(long, default_value_t = 20)]
     warmup: usize,
-    /// Timed samples.
-    #[arg(long, default_value_t = 50)]
+    /// Timed rounds: samples of every layer or network.
+    #[arg(long, default_value_t = 100)]
     runs: usize,
     /// Forward passes per sample between two synchronisations (default: 10 on GPU backends,
     /// 1 on CPU backends).
     #[arg(long)]
     group: Option<usize>,
+    /// Whole networks measured after profiling to fit the table's whole-network correction
+    /// (0: none, predictions are the plain sum of the entries).
+    #[arg(long, default_value_t = 12)]
+    calibration: usize,
 }
 
 impl TimingArgs {
@@ -75,6 +80,7 @@ impl TimingArgs {
             group: self
                 .group
                 .unwrap_or_else(|| ProfileSettings::group_for(device)),
+            calibration: self.calibration,
         })
     }
 }
@@ -166,37 +172,43 @@ pub fn run(args: &LatencyArgs, backend: Backend, quiet: bool) -> Result<()> {
     match &args.command {
         LatencyCommand::Profile(a) => profile(a, backend, quiet),
         LatencyCommand::Range(a) => range(a),
-        LatencyCommand::Predict(a) => predict(a),
+        LatencyCommand::Predict(a) => predict(a, backend),
         LatencyCommand::Measure(a) => measure(a, backend),
         LatencyCommand::Validate(a) => validate(a, backend, quiet),
     }
 }
 
-/// Profiles `space` on `backend` into a table whose header also records the date.
+/// Profiles `space` on `backend` into a table (layers, then the whole-network correction).
 fn profile_table(
     space: &SearchSpace,
     backend: Backend,
     settings: &ProfileSettings,
-    origin: &str,
+    name: &str,
     quiet: bool,
 ) -> Result<LatencyTable> {
     let device = backend.device()?;
     let bar = Progress::new(quiet).epoch("profile", 0);
-    let mut table = proxyless_profiler::profile_table(
+    let table = proxyless_profiler::profile_table(
         space,
         &device,
         settings,
-        backend.name(),
-        origin,
-        |_, total, key| {
+        &TableOrigin::new(backend.name()),
+        name,
+        |phase, done, total| {
             bar.set_length(total as u64);
-            bar.set_message(key.to_string());
-            bar.inc(1);
+            bar.set_message(format!("{phase} (round {done}/{total})"));
+            bar.set_position(done as u64);
         },
     );
     bar.finish_and_clear();
-    table.meta.push(("date".into(), utc_stamp()));
     Ok(table)
+}
+
+/// Warns on standard error of every way `table` was measured elsewhere than `backend` here.
+fn warn_if_elsewhere(table: &LatencyTable, backend: Backend) {
+    for line in table.differences_from(&here(backend.name())) {
+        eprintln!("warning: {line}");
+    }
 }
 
 fn profile(args: &ProfileArgs, backend: Backend, quiet: bool) -> Result<()> {
@@ -215,12 +227,23 @@ fn profile(args: &ProfileArgs, backend: Backend, quiet: bool) -> Result<()> {
         table.len(),
         args.timing.batch
     );
+    if let Some(c) = table.correction() {
+        println!(
+            "whole-network correction: {:.4} ms + {:.4} x sum + {:.4} ms per layer, fitted to {} networks (MAPE {:.1}%)",
+            c.overhead_ms,
+            c.scale,
+            c.per_layer_ms,
+            c.networks,
+            c.fit_mape * 100.0
+        );
+    }
     Ok(())
 }
 
-fn predict(args: &PredictArgs) -> Result<()> {
+fn predict(args: &PredictArgs, backend: Backend) -> Result<()> {
     let (spec, resolution) = args.network.load()?;
     let table = args.table.load()?;
+    warn_if_elsewhere(&table, backend);
     let ms = CostModel::Table(table).predict(&spec, resolution)?;
     let text = if args.json {
         format!(
@@ -291,13 +314,13 @@ fn measure(args: &MeasureArgs, backend: Backend) -> Result<()> {
     let text = if args.json {
         format!(
             "{}\n",
-            json!({"latency_ms": m.mean, "median_ms": m.median, "std_ms": m.std, "runs": m.count,
+            json!({"latency_ms": m.trimmed_mean, "mean_ms": m.mean, "median_ms": m.median, "std_ms": m.std, "runs": m.count,
                    "batch": settings.batch, "resolution": resolution, "backend": backend.to_string()})
         )
     } else {
         format!(
-            "{}: {:.4} ms mean, {:.4} ms median, std {:.4} over {} runs (batch {}, {backend})\n",
-            args.network.file, m.mean, m.median, m.std, m.count, settings.batch
+            "{}: {:.4} ms (trimmed mean), {:.4} ms mean, {:.4} ms median, std {:.4} over {} runs (batch {}, {backend})\n",
+            args.network.file, m.trimmed_mean, m.mean, m.median, m.std, m.count, settings.batch
         )
     };
     print_stdout(&text)
@@ -313,7 +336,11 @@ fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
     let device = backend.device()?;
     let settings = args.timing.settings(&device)?;
     let table = match &args.table {
-        Some(t) => LatencyTable::resolve(t)?,
+        Some(t) => {
+            let table = LatencyTable::resolve(t)?;
+            warn_if_elsewhere(&table, backend);
+            table
+        }
         None => profile_table(
             &space,
             backend,
@@ -322,19 +349,47 @@ fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
             quiet,
         )?,
     };
-    let model = CostModel::Table(table);
+    let resolution = space.input.resolution;
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let progress = Progress::new(quiet).epoch("measure", args.samples);
-    let mut predicted = Vec::new();
-    let mut measured = Vec::new();
-    for _ in 0..args.samples {
-        let spec = Architecture::random(&space, &mut rng).to_net_spec(&space);
-        predicted.push(model.predict(&spec, space.input.resolution)?);
-        measured.push(measure_net(&spec, space.input.resolution, &device, &settings).mean);
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
+    let specs: Vec<_> = (0..args.samples)
+        .map(|_| Architecture::random(&space, &mut rng).to_net_spec(&space))
+        .collect();
+    let model = CostModel::Table(table.clone());
+    let predicted = specs
+        .iter()
+        .map(|spec| model.predict(spec, resolution))
+        .collect::<proxyless_latency::Result<Vec<f64>>>()?;
+    let plain = specs
+        .iter()
+        .map(|spec| Ok(table_sum(&table, spec, resolution)?.0))
+        .collect::<proxyless_latency::Result<Vec<f64>>>()?;
+    // Two measuring passes: their mean is the measurement, their disagreement the noise
+    // floor a prediction error is read against.
+    let passes: Vec<Vec<f64>> = (1..=2)
+        .map(|pass| {
+            let bar = Progress::new(quiet).epoch(&format!("measure {pass}/2"), 0);
+            let times = measure_nets(&specs, resolution, &device, &settings, |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
+            times.iter().map(|m| m.trimmed_mean).collect()
+        })
+        .collect();
+    let measured: Vec<f64> = passes[0]
+        .iter()
+        .zip(&passes[1])
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
+    let repeat_mape = passes[0]
+        .iter()
+        .zip(&passes[1])
+        .map(|(a, b)| (a - b).abs() / ((a + b) / 2.0))
+        .sum::<f64>()
+        / args.samples as f64;
+    let repeat_tau = kendall_tau(&passes[0], &passes[1]);
     let mape = mean_absolute_percentage_error(&predicted, &measured);
+    let plain_mape = mean_absolute_percentage_error(&plain, &measured);
     let tau = kendall_tau(&predicted, &measured);
     let title = format!(
         "{} on {backend}, batch {}: MAPE {:.1}%, Kendall tau {:.3} ({} architectures)",
@@ -352,11 +407,25 @@ fn validate(args: &ValidateArgs, backend: Backend, quiet: bool) -> Result<()> {
     let text = if args.json {
         format!(
             "{}\n",
-            json!({"mape": mape, "kendall_tau": tau, "samples": args.samples, "predicted_ms": predicted,
-                   "measured_ms": measured, "plot": args.plot.display().to_string()})
+            json!({"mape": mape, "kendall_tau": tau, "samples": args.samples,
+                   "uncorrected_mape": plain_mape,
+                   "correction": table.correction().map(|c| json!({"overhead_ms": c.overhead_ms,
+                       "scale": c.scale, "per_layer_ms": c.per_layer_ms, "networks": c.networks,
+                       "fit_mape": c.fit_mape})),
+                   "repeat_mape": repeat_mape, "repeat_kendall_tau": repeat_tau,
+                   "batch": settings.batch, "resolution": resolution, "backend": backend.name(),
+                   "predicted_ms": predicted, "measured_ms": measured,
+                   "measured_passes_ms": passes, "plot": args.plot.display().to_string()})
         )
     } else {
-        format!("{title}\nplot: {}\n", args.plot.display())
+        format!(
+            "{title}\nplain sum of the entries: MAPE {:.1}%\nrepeatability (two measuring passes): \
+             {:.1}% apart, Kendall tau {:.3}\nplot: {}\n",
+            plain_mape * 100.0,
+            repeat_mape * 100.0,
+            repeat_tau,
+            args.plot.display()
+        )
     };
     print_stdout(&text)
 }

@@ -80,6 +80,9 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
                 let what = if unit == "ms" { "latency" } else { "cost" };
                 println!("predicted {what} of the derived network: {cost:.4} {unit}");
             }
+            if let Some(ms) = outcome.measured_latency_ms {
+                println!("measured latency of the derived network on {backend}: {ms:.4} ms");
+            }
             println!(
                 "held-out accuracy (supernet weights): {:.4}; {:.0} s",
                 outcome.holdout_accuracy, outcome.seconds
