@@ -32,10 +32,14 @@ pub fn feature(name: &str) -> Result<&'static str, String> {
 pub fn run_env(name: &str) -> Vec<(&'static str, String)> {
     match name {
         // Kernel autotuning on a first run costs minutes (most of all on software drivers).
-        "wgpu" | "vulkan" | "cuda" => vec![(
-            "CUBECL_AUTOTUNE_LEVEL",
-            std::env::var("CUBECL_AUTOTUNE_LEVEL").unwrap_or_else(|_| "minimal".into()),
-        )],
+        "wgpu" | "vulkan" | "cuda" => {
+            let mut env = vec![(
+                "CUBECL_AUTOTUNE_LEVEL",
+                std::env::var("CUBECL_AUTOTUNE_LEVEL").unwrap_or_else(|_| "minimal".into()),
+            )];
+            env.extend(runtime_dir().map(|dir| ("XDG_RUNTIME_DIR", dir)));
+            env
+        }
         // tch builds against the LibTorch of the installed PyTorch wheel (torch==2.9.0) and
         // finds its shared libraries at run time in the wheel's `torch/lib`.
         "tch" => {
@@ -51,6 +55,21 @@ pub fn run_env(name: &str) -> Vec<(&'static str, String)> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A private `XDG_RUNTIME_DIR` when the environment has no usable one (a container, CI): the
+/// Vulkan and EGL loaders print "XDG_RUNTIME_DIR is invalid or not set" once per device
+/// otherwise. `None` when the variable already names a folder.
+fn runtime_dir() -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+        return None;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+    let dir = std::env::temp_dir().join(format!("proxyless-runtime-{user}"));
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok()?;
+    Some(dir.display().to_string())
 }
 
 /// `torch/lib` of the PyTorch that `python3` imports, if any.

@@ -32,7 +32,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if feature == "cuda" {
         crate::llvm::ensure_for_cuda()?;
     }
-    let mut cargo_args = vec!["run", "--quiet"];
+    // Not `--quiet`: on a fresh clone the release build takes minutes, and cargo's progress
+    // is what tells the user something is happening.
+    let mut cargo_args = vec!["run"];
     if release {
         cargo_args.push("--release");
     }

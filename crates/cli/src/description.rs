@@ -17,12 +17,14 @@ pub enum Description {
         arch: Option<(Architecture, SearchSpace)>,
         /// What the file was, for messages (`net.config`, `architecture`).
         kind: &'static str,
+        /// The input side recorded beside a `net.config` (see [`recorded_resolution`]).
+        recorded_resolution: Option<usize>,
     },
 }
 
 impl Description {
-    /// The input side the file implies: the space's, or 224 for a `net.config`
-    /// (which does not record it).
+    /// The input side the file implies: the space's; for a `net.config`, which does not
+    /// record it, the side recorded beside it, else 224 (ImageNet's, the official nets').
     pub fn default_resolution(&self) -> usize {
         match self {
             Description::Space(space) => space.input.resolution,
@@ -30,6 +32,10 @@ impl Description {
                 arch: Some((_, space)),
                 ..
             } => space.input.resolution,
+            Description::Net {
+                recorded_resolution: Some(side),
+                ..
+            } => *side,
             Description::Net { .. } => 224,
         }
     }
@@ -68,6 +74,7 @@ pub fn read(target: &str, space: Option<&str>) -> Result<Description> {
         spec: arch.to_net_spec(&space),
         arch: Some((arch, space)),
         kind: "architecture",
+        recorded_resolution: None,
     })
 }
 
@@ -77,10 +84,19 @@ fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description
         serde_json::from_str(text).with_context(|| format!("{origin}: invalid JSON"))?;
     let is_object_with = |key: &str| value.as_object().is_some_and(|o| o.contains_key(key));
     if is_object_with("first_conv") || is_object_with("blocks") {
+        let spec = NetSpec::from_net_config_str(text, &origin)?;
+        let recorded_resolution = recorded_resolution(path);
+        if recorded_resolution.is_none() {
+            eprintln!(
+                "note: {origin} does not record its input side, nor does a space.toml or \
+                 preprocessing.json beside it: assuming 224 x 224 (give --resolution)"
+            );
+        }
         return Ok(Description::Net {
-            spec: NetSpec::from_net_config_str(text, &origin)?,
+            spec,
             arch: None,
             kind: "net.config",
+            recorded_resolution,
         });
     }
     if is_object_with("choices") {
@@ -96,12 +112,31 @@ fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description
             spec: arch.to_net_spec(&space),
             arch: Some((arch, space)),
             kind: "architecture",
+            recorded_resolution: None,
         });
     }
     bail!(
         "{origin}: expected a net.config (with first_conv, blocks, feature_mix_layer, classifier) \
          or an architecture (with space and choices)"
     )
+}
+
+/// The input side recorded beside the `net.config` at `path`: the `input` of an export's
+/// `preprocessing.json` in the same folder, or the resolution of the `space.toml` of the run
+/// that derived it (the same folder, or the one above: `RUN/final/net.config`).
+fn recorded_resolution(path: &Path) -> Option<usize> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let preprocessing = std::fs::read_to_string(dir.join("preprocessing.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["input"][1].as_u64())
+        .map(|side| side as usize);
+    preprocessing.or_else(|| {
+        [dir.join("space.toml"), dir.join("..").join("space.toml")]
+            .iter()
+            .find_map(|p| SearchSpace::from_toml_file(p).ok())
+            .map(|space| space.input.resolution)
+    })
 }
 
 /// A space named in a file: a preset, or a TOML path relative to that file.

@@ -153,3 +153,39 @@ fn draw_writes_one_box_per_block() {
     let jpg = dir.path().join("x.jpg").display().to_string();
     common::failure(&["draw", &net, "--out", &jpg], &["x.jpg", "SVG", "PNG"]);
 }
+
+#[test]
+fn a_net_config_takes_its_input_side_from_its_run() {
+    // A search's RUN/final/net.config: the run's space.toml says 28, not the default 224.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("final")).unwrap();
+    std::fs::copy(
+        repo_file("configs/spaces/fmnist.toml"),
+        run.join("space.toml"),
+    )
+    .unwrap();
+    let net = run.join("final/net.config").display().to_string();
+    success(&[
+        "sample",
+        "--space",
+        "fmnist",
+        "--seed",
+        "1",
+        "--to",
+        "net-config",
+        "--out",
+        &net,
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_str(&success(&["info", &net, "--json"])).unwrap();
+    assert_eq!(json["resolution"], 28, "{json}");
+    // Alone, it is assumed 224, and said so.
+    let alone = dir.path().join("net.config");
+    std::fs::copy(&net, &alone).unwrap();
+    let out = common::proxyless(&["info", &alone.display().to_string(), "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["resolution"], 224);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assuming 224"));
+}

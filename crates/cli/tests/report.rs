@@ -62,6 +62,8 @@ fn report_opens_in_headless_chromium() {
     assert_eq!(dom.matches("<figure").count(), 8, "{dom}");
     assert_eq!(dom.matches("<svg").count(), 8);
     assert!(dom.contains("class=\"heat-block\"") && dom.contains("</html>"));
+    // The epoch table counts epochs in whole numbers.
+    assert!(dom.contains("<tr><td>0</td>"), "{dom}");
 
     // A screenshot: the requested size, and not one colour.
     let shot = dir.path().join("report.png");

@@ -4,7 +4,7 @@ use proxyless_space::{
     Architecture, BlockOp, CandidateCosts, NetSpec, SearchSpace, conv_output_size,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::Hwc;
 use crate::{LatencyKey, LatencyTable, NetworkCorrection};
 
@@ -97,8 +97,20 @@ impl CostModel {
             .correction()
             .copied()
             .unwrap_or(NetworkCorrection::NONE);
-        let layer =
-            |key: &LatencyKey| -> Result<f64> { Ok(c.scale * table.mean(key)? + c.per_layer_ms) };
+        let layer = |key: &LatencyKey| -> Result<f64> {
+            let cost = c.scale * table.mean(key)? + c.per_layer_ms;
+            if cost < 0.0 {
+                // A negative cost would make a block cheaper than skipping it.
+                return Err(Error::Invalid {
+                    origin: table.origin.clone(),
+                    message: format!(
+                        "the whole-network correction makes '{key}' cost {cost:.4} ms, below \
+                         zero; profile the table again"
+                    ),
+                });
+            }
+            Ok(cost)
+        };
         let keys = SpaceKeys::of(space);
         let mut fixed = c.overhead_ms;
         for key in &keys.fixed {
@@ -242,6 +254,21 @@ mod tests {
             assert!((predicted - by_hand).abs() < 1e-9);
             assert!((costs.of(&choices) - predicted).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn a_correction_that_makes_a_block_cost_less_than_nothing_is_an_error() {
+        let space = presets::load("imagenet").unwrap();
+        let mut table = LatencyTable::named("pixel1").unwrap();
+        table.set_correction(NetworkCorrection {
+            overhead_ms: 0.0,
+            scale: 1.0,
+            per_layer_ms: -1e3,
+            networks: 3,
+            fit_mape: 0.0,
+        });
+        let err = CostModel::Table(table).candidate_costs(&space).unwrap_err();
+        assert!(err.to_string().contains("below zero"), "{err}");
     }
 
     #[test]

@@ -261,12 +261,12 @@ fn page(
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            cell(e, "epoch"),
+            e["epoch"].as_u64().map_or("-".into(), |n| n.to_string()),
             cell(e, "holdout_accuracy"),
             cell(e, "entropy"),
             cell(e, "derived_cost"),
             cell(e, "expected_cost"),
-            cell(e, "seconds"),
+            number(e, "seconds").map_or("-".into(), |x| format!("{x:.1}")),
             escape(e["architecture"].as_str().unwrap_or("-"))
         );
     }

@@ -65,7 +65,9 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 print_space(&mut out, &args.file, &space.description, &summary);
             }
         }
-        Description::Net { spec, arch, kind } => {
+        Description::Net {
+            spec, arch, kind, ..
+        } => {
             let cost = spec.cost(resolution)?;
             let text = arch.as_ref().map(|(a, s)| a.to_text(s));
             if args.json {
