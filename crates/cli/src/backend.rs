@@ -115,9 +115,9 @@ impl Backend {
         if started.contains(&self) {
             return Ok(());
         }
-        let device = device.clone();
+        let started_device = device.clone();
         if let Err(cause) = first_panic(move || {
-            Tensor::<1>::ones([1], &device).into_data();
+            Tensor::<1>::ones([1], &started_device).into_data();
         }) {
             bail!(
                 "backend '{}' could not start on this machine: {}{}",
@@ -127,6 +127,15 @@ impl Backend {
             );
         }
         started.push(self);
+        if let Some(name) = software_adapter(device) {
+            eprintln!(
+                "warning: backend '{}' runs on '{name}', a software driver on the CPU: no GPU \
+                 was found. Its steps take seconds (the default search about an hour on 2 \
+                 cores); `--config configs/search/fmnist-software-gpu.toml` is the search sized \
+                 for it (about 2 minutes), and `--backend flex` runs the CPU faster.",
+                self.name()
+            );
+        }
         Ok(())
     }
 
@@ -217,6 +226,24 @@ impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The name of `device`'s adapter when it is a software rasterizer on the CPU (Mesa's
+/// llvmpipe or lavapipe, SwiftShader) rather than a GPU.
+#[cfg(any(feature = "wgpu", feature = "vulkan"))]
+fn software_adapter(device: &Device) -> Option<String> {
+    let name = device.identity()?.name;
+    let lower = name.to_lowercase();
+    ["llvmpipe", "lavapipe", "swiftshader", "software"]
+        .iter()
+        .any(|s| lower.contains(s))
+        .then_some(name)
+}
+
+/// Without a Vulkan-based backend compiled in, no device is a software adapter.
+#[cfg(not(any(feature = "wgpu", feature = "vulkan")))]
+fn software_adapter(_device: &Device) -> Option<String> {
+    None
 }
 
 #[cfg(test)]

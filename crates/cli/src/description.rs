@@ -24,7 +24,8 @@ pub enum Description {
 
 impl Description {
     /// The input side the file implies: the space's; for a `net.config`, which does not
-    /// record it, the side recorded beside it, else 224 (ImageNet's, the official nets').
+    /// record it, the side recorded beside it, else 224 (ImageNet's, the official nets'),
+    /// which it says on standard error. For use when no resolution was given.
     pub fn default_resolution(&self) -> usize {
         match self {
             Description::Space(space) => space.input.resolution,
@@ -36,7 +37,14 @@ impl Description {
                 recorded_resolution: Some(side),
                 ..
             } => *side,
-            Description::Net { .. } => 224,
+            Description::Net { .. } => {
+                eprintln!(
+                    "note: the net.config does not record its input side, nor does a \
+                     space.toml or preprocessing.json beside it: assuming 224 x 224 (give \
+                     --resolution)"
+                );
+                224
+            }
         }
     }
 }
@@ -85,18 +93,11 @@ fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description
     let is_object_with = |key: &str| value.as_object().is_some_and(|o| o.contains_key(key));
     if is_object_with("first_conv") || is_object_with("blocks") {
         let spec = NetSpec::from_net_config_str(text, &origin)?;
-        let recorded_resolution = recorded_resolution(path);
-        if recorded_resolution.is_none() {
-            eprintln!(
-                "note: {origin} does not record its input side, nor does a space.toml or \
-                 preprocessing.json beside it: assuming 224 x 224 (give --resolution)"
-            );
-        }
         return Ok(Description::Net {
             spec,
             arch: None,
             kind: "net.config",
-            recorded_resolution,
+            recorded_resolution: recorded_resolution(path),
         });
     }
     if is_object_with("choices") {

@@ -49,12 +49,14 @@ impl NetworkCorrection {
         self.overhead_ms + self.scale * sum_ms + self.per_layer_ms * layers as f64
     }
 
-    /// Fits the correction to `(Σ entries, keyed layers, measured ms)` of whole networks.
+    /// Fits the correction to `(Σ entries, keyed layers, measured ms)` of whole networks, for
+    /// a table whose smallest entry is `smallest_entry_ms`.
     ///
     /// Least squares on all three terms; where the layer count does not vary (a space without
-    /// Zero) or the full fit is unphysical (a non-positive scale), the per-layer term is left
-    /// out, and then the scale too, ending with a pure offset. `None` for no networks.
-    pub fn fit(samples: &[(f64, usize, f64)]) -> Option<Self> {
+    /// Zero) or the full fit is unphysical (a non-positive scale, or a per-layer term that
+    /// would make the smallest layer cost less than nothing), the per-layer term is left out,
+    /// and then the scale too, ending with a pure offset. `None` for no networks.
+    pub fn fit(samples: &[(f64, usize, f64)], smallest_entry_ms: f64) -> Option<Self> {
         if samples.is_empty() {
             return None;
         }
@@ -62,7 +64,9 @@ impl NetworkCorrection {
             .iter()
             .map(|&(sum, layers, measured)| ([1.0, sum, layers as f64], measured))
             .collect();
-        let physical = |c: &[f64; 3]| c[1] > 0.0 && c.iter().all(|v| v.is_finite());
+        let physical = |c: &[f64; 3]| {
+            c[1] > 0.0 && c.iter().all(|v| v.is_finite()) && c[1] * smallest_entry_ms + c[2] >= 0.0
+        };
         let coefficients = [3usize, 2]
             .into_iter()
             .filter(|&terms| samples.len() > terms)
@@ -203,7 +207,7 @@ mod tests {
         let law = |s: f64, l: usize| 0.2 + 1.3 * s + 0.05 * l as f64;
         let points = [(1.0, 6), (2.0, 6), (1.5, 9), (3.0, 12), (2.2, 8)];
         let samples: Vec<_> = points.iter().map(|&(s, l)| (s, l, law(s, l))).collect();
-        let fit = NetworkCorrection::fit(&samples).unwrap();
+        let fit = NetworkCorrection::fit(&samples, 0.5).unwrap();
         assert!((fit.overhead_ms - 0.2).abs() < 1e-9, "{fit:?}");
         assert!((fit.scale - 1.3).abs() < 1e-9, "{fit:?}");
         assert!((fit.per_layer_ms - 0.05).abs() < 1e-9, "{fit:?}");
@@ -214,17 +218,30 @@ mod tests {
     #[test]
     fn a_constant_layer_count_drops_the_per_layer_term() {
         let samples = [(1.0, 7, 2.5), (2.0, 7, 4.5), (4.0, 7, 8.5)];
-        let fit = NetworkCorrection::fit(&samples).unwrap();
+        let fit = NetworkCorrection::fit(&samples, 0.1).unwrap();
         assert_eq!(fit.per_layer_ms, 0.0);
         assert!((fit.scale - 2.0).abs() < 1e-9 && (fit.overhead_ms - 0.5).abs() < 1e-9);
     }
 
     #[test]
     fn a_single_network_gives_an_offset() {
-        let fit = NetworkCorrection::fit(&[(3.0, 5, 3.5)]).unwrap();
+        let fit = NetworkCorrection::fit(&[(3.0, 5, 3.5)], 0.1).unwrap();
         assert_eq!((fit.scale, fit.per_layer_ms), (1.0, 0.0));
         assert!((fit.apply(3.0, 5) - 3.5).abs() < 1e-12);
-        assert!(NetworkCorrection::fit(&[]).is_none());
+        assert!(NetworkCorrection::fit(&[], 0.1).is_none());
+    }
+
+    #[test]
+    fn a_per_layer_term_below_the_smallest_layer_is_left_out() {
+        // The exact law's per-layer term (−0.3 ms) would make a 0.1 ms layer cost −0.17 ms.
+        let law = |s: f64, l: usize| 1.0 + 1.3 * s - 0.3 * l as f64;
+        let points = [(4.0, 6), (5.0, 6), (4.5, 9), (6.0, 12), (5.2, 8)];
+        let samples: Vec<_> = points.iter().map(|&(s, l)| (s, l, law(s, l))).collect();
+        let exact = NetworkCorrection::fit(&samples, 1.0).unwrap();
+        assert!((exact.per_layer_ms + 0.3).abs() < 1e-9, "{exact:?}");
+        let kept = NetworkCorrection::fit(&samples, 0.1).unwrap();
+        assert_eq!(kept.per_layer_ms, 0.0, "{kept:?}");
+        assert!(kept.scale > 0.0);
     }
 
     #[test]

@@ -59,5 +59,9 @@ pub fn calibrate(
             (sum, layers, m.trimmed_mean)
         })
         .collect();
-    NetworkCorrection::fit(&samples).expect("at least one network")
+    let smallest = table
+        .entries()
+        .map(|(_, e)| e.mean)
+        .fold(f64::INFINITY, f64::min);
+    NetworkCorrection::fit(&samples, smallest).expect("at least one network")
 }
