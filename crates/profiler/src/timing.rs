@@ -112,26 +112,46 @@ pub fn profile_space(
     progress: impl FnMut(usize, usize),
 ) -> Vec<(LatencyKey, Measurement)> {
     let layers = space_layers(space, device);
-    let inputs: Vec<Tensor<4>> = layers
+    let times = time_on_random_inputs(
+        &layers,
+        |(_, _, input)| *input,
+        |(_, layer, _), x| layer.forward(x),
+        device,
+        settings,
+        progress,
+    );
+    layers.iter().map(|(key, _, _)| *key).zip(times).collect()
+}
+
+/// Times `forward` of every item of `items` in interleaved rounds ([`time_interleaved`]), each
+/// on a random input of its own: `settings.batch` images of `[channels, side]` from `input`.
+fn time_on_random_inputs<T>(
+    items: &[T],
+    input: impl Fn(&T) -> [usize; 2],
+    forward: impl Fn(&T, Tensor<4>) -> Tensor<2> + Copy,
+    device: &Device,
+    settings: &ProfileSettings,
+    progress: impl FnMut(usize, usize),
+) -> Vec<Measurement> {
+    let inputs: Vec<Tensor<4>> = items
         .iter()
-        .map(|(_, _, [channels, side])| {
+        .map(|item| {
+            let [channels, side] = input(item);
             Tensor::<4>::random(
-                [settings.batch, *channels, *side, *side],
+                [settings.batch, channels, side, side],
                 Distribution::Normal(0.0, 1.0),
                 device,
             )
         })
         .collect();
-    let mut forwards: Vec<Box<dyn FnMut() -> Tensor<2> + '_>> = layers
+    let mut forwards: Vec<Box<dyn FnMut() -> Tensor<2> + '_>> = items
         .iter()
         .zip(&inputs)
-        .map(|((_, layer, _), x)| {
-            Box::new(move || layer.forward(x.clone())) as Box<dyn FnMut() -> Tensor<2> + '_>
+        .map(|(item, x)| {
+            Box::new(move || forward(item, x.clone())) as Box<dyn FnMut() -> Tensor<2> + '_>
         })
         .collect();
-    let times = time_interleaved(device, settings, &mut forwards, progress);
-    drop(forwards);
-    layers.iter().map(|(key, _, _)| *key).zip(times).collect()
+    time_interleaved(device, settings, &mut forwards, progress)
 }
 
 /// Times every distinct layer of `space` on `device` (see [`profile_space`]) into a table in
@@ -265,25 +285,14 @@ fn measure_built_nets(
     settings: &ProfileSettings,
     progress: impl FnMut(usize, usize),
 ) -> Vec<Measurement> {
-    let inputs: Vec<Tensor<4>> = nets
-        .iter()
-        .map(|net| {
-            let channels = net.first_conv.conv.weight.val().dims()[1];
-            Tensor::<4>::random(
-                [settings.batch, channels, resolution, resolution],
-                Distribution::Normal(0.0, 1.0),
-                device,
-            )
-        })
-        .collect();
-    let mut forwards: Vec<Box<dyn FnMut() -> Tensor<2> + '_>> = nets
-        .iter()
-        .zip(&inputs)
-        .map(|(net, x)| {
-            Box::new(move || net.forward(x.clone())) as Box<dyn FnMut() -> Tensor<2> + '_>
-        })
-        .collect();
-    time_interleaved(device, settings, &mut forwards, progress)
+    time_on_random_inputs(
+        nets,
+        |net| [net.first_conv.conv.weight.val().dims()[1], resolution],
+        |net, x| net.forward(x),
+        device,
+        settings,
+        progress,
+    )
 }
 
 #[cfg(test)]

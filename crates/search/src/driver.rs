@@ -57,6 +57,8 @@ pub struct Search {
     state: SearchState,
     data: SearchData,
     costs: Option<(CandidateCosts, CostLoss)>,
+    /// The batch of the latency table the cost comes from; `None` when the cost is no latency.
+    latency_batch: Option<usize>,
     /// The derived architecture and its held-out accuracy from the last end of epoch, which
     /// nothing has changed since when the search finishes.
     last_validation: Option<(Vec<usize>, f64)>,
@@ -70,6 +72,16 @@ fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
         ^ purpose.wrapping_mul(0x94D0_49BB_1331_11EB)
 }
 
+/// The configured hardware cost, resolved: per-candidate costs, the loss that weighs them, the
+/// table profiled on the search's own device (for `measured`), and the batch a latency table
+/// was measured at (its header's, else `target.batch`), at which the derived network is timed.
+struct ResolvedCost {
+    candidates: CandidateCosts,
+    loss: CostLoss,
+    measured: Option<LatencyTable>,
+    latency_batch: Option<usize>,
+}
+
 /// Resolves the configured cost model into per-candidate costs of `space`.
 /// A measured table (`measured` or `measured:<backend>`) is profiled on `device` and also kept
 /// in the run directory as `latency-table.yaml`. A table measured elsewhere (another backend,
@@ -79,7 +91,7 @@ fn candidate_costs(
     space: &SearchSpace,
     origin: &str,
     device: &Device,
-) -> Result<Option<(CandidateCosts, CostLoss, Option<LatencyTable>)>> {
+) -> Result<Option<ResolvedCost>> {
     if !config.target.has_cost() {
         return Ok(None);
     }
@@ -110,12 +122,26 @@ fn candidate_costs(
             (CostModel::Table(table), None)
         }
     };
-    let costs = model.candidate_costs(space)?;
+    let latency_batch = match &model {
+        CostModel::Macs => None,
+        CostModel::Table(table) => Some(
+            table
+                .meta_value("batch")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(config.target.batch),
+        ),
+    };
+    let candidates = model.candidate_costs(space)?;
     let loss = config.target.cost_loss(origin)?;
-    if let Some(line) = target_outside_range(&costs, config.target.reference) {
+    if let Some(line) = target_outside_range(&candidates, config.target.reference) {
         warn!("{origin}: {line}");
     }
-    Ok(Some((costs, loss, measured)))
+    Ok(Some(ResolvedCost {
+        candidates,
+        loss,
+        measured,
+        latency_batch,
+    }))
 }
 
 /// A line saying so when `target` lies outside the cheapest-to-dearest range of `costs`: no
@@ -165,6 +191,7 @@ struct Prepared {
     space: SearchSpace,
     costs: Option<(CandidateCosts, CostLoss)>,
     measured: Option<LatencyTable>,
+    latency_batch: Option<usize>,
     data: SearchData,
     device: Device,
     model: Supernet,
@@ -179,14 +206,15 @@ impl Prepared {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = Supernet::new(&space, &device);
-        let (costs, measured) = match costs {
-            Some((c, l, m)) => (Some((c, l)), m),
-            None => (None, None),
+        let (costs, measured, latency_batch) = match costs {
+            Some(c) => (Some((c.candidates, c.loss)), c.measured, c.latency_batch),
+            None => (None, None, None),
         };
         Ok(Self {
             space,
             costs,
             measured,
+            latency_batch,
             data,
             device,
             model,
@@ -217,6 +245,7 @@ impl Search {
             state,
             data: p.data,
             costs: p.costs,
+            latency_batch: p.latency_batch,
             last_validation: None,
             progress: Progress::new(quiet),
         })
@@ -254,6 +283,7 @@ impl Search {
             state,
             data: p.data,
             costs: p.costs,
+            latency_batch: p.latency_batch,
             last_validation: None,
             progress: Progress::new(quiet),
         })
@@ -588,18 +618,12 @@ impl Search {
         })
     }
 
-    /// When the cost is a latency (ms), the derived network `net` timed end to end on the
-    /// search's own device at the table's batch (its header's, else `target.batch`; 20 warm-up
-    /// and 100 timed rounds, as `latency measure`), to set beside the table's prediction.
+    /// When the cost is a latency table, the derived network `net` timed end to end on the
+    /// search's own device at the table's batch (20 warm-up and 100 timed rounds, as `latency
+    /// measure`), to set beside the table's prediction `cost`.
     fn measure_latency(&self, cost: &Option<(f64, String)>, net: &NetSpec) -> Option<f64> {
-        let (predicted, unit) = cost.as_ref()?;
-        if unit != "ms" {
-            return None;
-        }
-        let batch = LatencyTable::resolve(&self.config.target.cost)
-            .ok()
-            .and_then(|t| t.meta_value("batch")?.parse().ok())
-            .unwrap_or(self.config.target.batch);
+        let batch = self.latency_batch?;
+        let predicted = cost.as_ref().map(|c| c.0);
         let device = self.device.clone().inner();
         let settings = ProfileSettings {
             batch,
@@ -610,7 +634,7 @@ impl Search {
         };
         let m = measure_net(net, self.space.input.resolution, &device, &settings);
         info!(
-            predicted_ms = predicted,
+            predicted_ms = ?predicted,
             measured_ms = m.trimmed_mean,
             "the derived network timed on this device"
         );

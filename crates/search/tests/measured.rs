@@ -27,6 +27,8 @@ fn a_measured_target_is_profiled_once_and_cached() {
     let (cost, unit) = first.cost.unwrap();
     assert_eq!(unit, "ms");
     assert!(cost > 0.0);
+    // A latency target ends with the derived network timed on the search's own device.
+    assert!(first.measured_latency_ms.is_some_and(|ms| ms > 0.0));
     let cached: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
     assert_eq!(cached.len(), 1, "one cached table");
     let table = std::fs::read_to_string(cached[0].path()).unwrap();
