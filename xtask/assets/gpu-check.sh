@@ -164,4 +164,14 @@ if [ -n "$gpu" ] && [ "${GPU_CHECK_SWEEP:-0}" = 1 ]; then
         echo "$line" | tee -a "$summary"
     done
 fi
+# With GPU_CHECK_STUDY=1: does the search beat chance on the GPU? The built-in study (the default
+# search with two seeds, random networks within ±5% of each searched cost, the uniform baseline
+# and the cheapest and dearest networks, all retrained alike with two seeds) at a larger size
+# than a 2-core CPU allows: 5 random networks per search, 20,000 images, 3 epochs.
+if [ -n "$gpu" ] && [ "${GPU_CHECK_STUDY:-0}" = 1 ]; then
+    step "study" $((6 * limit)) "$bin" --backend "$gpu" study --data "$data" \
+        --out "$out/study" --set random_per_search=5 --set train_limit=20000 \
+        --set train_epochs=3
+    sed -n '3,6p' "$out/study/study.md" 2>/dev/null | tee -a "$summary"
+fi
 echo "results in $out"

@@ -21,11 +21,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let feature = backend::feature(&backend_name)?;
-    let uses_default_data = rest.first().is_some_and(|c| c == "search" || c == "train")
-        && !rest.iter().any(|a| {
-            ["--config", "--data", "--dataset", "--resume"]
-                .contains(&a.split('=').next().unwrap_or(""))
-        });
+    // A search or training without its own data, or a study (whose shipped configurations
+    // all study Fashion-MNIST), needs Debian's Fashion-MNIST.
+    let command = rest.first().map(String::as_str);
+    let given = |flags: &[&str]| {
+        rest.iter()
+            .any(|a| flags.contains(&a.split('=').next().unwrap_or("")))
+    };
+    let uses_default_data = match command {
+        Some("search" | "train") => !given(&["--config", "--data", "--dataset", "--resume"]),
+        Some("study") => !given(&["--data", "--resume"]),
+        _ => false,
+    };
     if uses_default_data {
         crate::data::ensure_fashion_mnist()?;
     }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use crate::{backend::BACKENDS, cargo};
 
 /// Library crates built on Burn: none of them may enable a Burn backend feature.
-const BURN_LIBRARY_CRATES: [&str; 7] = [
+const BURN_LIBRARY_CRATES: [&str; 8] = [
     "proxyless-kernels",
+    "proxyless-study",
     "proxyless-nn",
     "proxyless-supernet",
     "proxyless-search",
@@ -16,7 +17,17 @@ const BURN_LIBRARY_CRATES: [&str; 7] = [
 ];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 12] = [
+const FORBIDDEN: [(&str, &str, &str); 14] = [
+    (
+        "proxyless-search",
+        "proxyless-study",
+        "a study runs searches; the search knows nothing of studies",
+    ),
+    (
+        "proxyless-supernet",
+        "proxyless-study",
+        "the supernet knows nothing of studies",
+    ),
     (
         "proxyless-kernels",
         "proxyless-space",

@@ -34,6 +34,9 @@ struct Cli {
 enum Command {
     /// Search an architecture on the target task and hardware (ProxylessNAS).
     Search(commands::search::SearchArgs),
+    /// Does the search beat chance? Searched against random networks of the same cost and
+    /// baselines, all retrained alike with several seeds.
+    Study(commands::study::StudyArgs),
     /// Train a network from scratch (the searched one by default) with the paper's recipe.
     Train(commands::train::TrainArgs),
     /// Top-1, top-5, loss and confusion matrix of a trained checkpoint.
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Search(args) => commands::search::run(args, backend, cli.quiet),
+        Command::Study(args) => commands::study::run(args, backend, cli.quiet),
         Command::Train(args) => commands::train::run(args, backend, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, backend, cli.quiet),
         Command::Export(args) => commands::export::run(args, backend),

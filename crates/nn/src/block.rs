@@ -22,6 +22,17 @@ impl MobileInvertedBlock {
     /// Builds the block a [`BlockSpec`] describes; the spec must be valid
     /// ([`NetSpec::validate`](proxyless_space::NetSpec::validate)).
     pub fn new(spec: &BlockSpec, bn: &BnSpec, device: &Device) -> Self {
+        Self::with_initializer(spec, bn, None, device)
+    }
+
+    /// [`new`](Self::new) with the convolutions initialised by `initializer` (`None`: the
+    /// paper's `he_fout`).
+    pub fn with_initializer(
+        spec: &BlockSpec,
+        bn: &BnSpec,
+        initializer: Option<burn::nn::Initializer>,
+        device: &Device,
+    ) -> Self {
         let op = match spec.op {
             BlockOp::MbConv {
                 kernel_size,
@@ -38,6 +49,7 @@ impl MobileInvertedBlock {
                 .with_expand(expand_ratio != 1)
                 .with_bn_momentum(bn.momentum)
                 .with_bn_eps(bn.eps)
+                .with_initializer(initializer)
                 .init(device),
             ),
             BlockOp::Zero => None,

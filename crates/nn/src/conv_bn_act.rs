@@ -33,6 +33,9 @@ pub struct ConvBnActConfig {
     /// BatchNorm epsilon.
     #[config(default = 1e-3)]
     pub bn_eps: f64,
+    /// The convolution's initialisation; `None`: the paper's `he_fout`.
+    #[config(default = "None")]
+    pub initializer: Option<Initializer>,
 }
 
 /// Convolution (no bias), BatchNorm, then ReLU6 if enabled; after
@@ -48,7 +51,7 @@ pub struct ConvBnAct {
 }
 
 impl ConvBnActConfig {
-    /// Builds the layer on `device` with the paper's `he_fout` initialisation:
+    /// Builds the layer on `device`, by default with the paper's `he_fout` initialisation:
     /// weights ~ N(0, 2 / (k·k·out_channels)).
     pub fn init(&self, device: &Device) -> ConvBnAct {
         let k = self.kernel_size;
@@ -61,7 +64,11 @@ impl ConvBnActConfig {
                 padding, padding, padding, padding,
             ))
             .with_bias(false)
-            .with_initializer(Initializer::Normal { mean: 0.0, std })
+            .with_initializer(
+                self.initializer
+                    .clone()
+                    .unwrap_or(Initializer::Normal { mean: 0.0, std }),
+            )
             .init(device);
         let bn = BatchNormConfig::new(self.out_channels)
             .with_momentum(self.bn_momentum)
@@ -221,6 +228,28 @@ mod tests {
         assert!(mean.abs() < 3e-3, "mean {mean}");
         assert!(
             (var / expected - 1.0).abs() < 0.05,
+            "var {var} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn pytorch_initialisation_is_uniform_within_one_over_root_fan_in() {
+        let device = Device::default();
+        // A depthwise layer: fan_in = in/groups · k · k = 9, so the bound is 1/3, where
+        // he_fout would give a standard deviation of √(2 / (9 · 96)) ≈ 0.048.
+        let layer = ConvBnActConfig::new(96, 96, 3)
+            .with_groups(96)
+            .with_initializer(Some(crate::pytorch_default_init()))
+            .init(&device);
+        let w = layer.conv.weight.val();
+        let n = w.shape().num_elements() as f64;
+        let max = w.clone().abs().max().into_scalar::<f64>();
+        let var = w.clone().powi_scalar(2).sum().into_scalar::<f64>() / n;
+        assert!(max <= 1.0 / 3.0 + 1e-6, "max {max}");
+        // U(±b) has variance b²/3 = 1/27; 864 samples give a relative spread of about 5%.
+        let expected = 1.0 / 27.0;
+        assert!(
+            (var / expected - 1.0).abs() < 0.2,
             "var {var} vs {expected}"
         );
     }

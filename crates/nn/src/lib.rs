@@ -34,5 +34,7 @@ mod params;
 pub use block::MobileInvertedBlock;
 pub use conv_bn_act::{ConvBnAct, ConvBnActConfig};
 pub use mbconv::{MbConv, MbConvConfig};
-pub use net::{ProxylessNet, classifier, conv_layer, pool_and_classify};
+pub use net::{
+    ProxylessNet, classifier, conv_layer, conv_layer_with, pool_and_classify, pytorch_default_init,
+};
 pub use params::{count_buffers, count_trainable};

@@ -27,6 +27,9 @@ pub struct MbConvConfig {
     /// BatchNorm epsilon.
     #[config(default = 1e-3)]
     pub bn_eps: f64,
+    /// The convolutions' initialisation; `None`: the paper's `he_fout`.
+    #[config(default = "None")]
+    pub initializer: Option<burn::nn::Initializer>,
 }
 
 /// 1x1 expansion + BN + ReLU6 (unless omitted), depthwise kxk + BN + ReLU6, 1x1 projection + BN.
@@ -47,6 +50,7 @@ impl MbConvConfig {
             ConvBnActConfig::new(cin, cout, k)
                 .with_bn_momentum(self.bn_momentum)
                 .with_bn_eps(self.bn_eps)
+                .with_initializer(self.initializer.clone())
         };
         let mid = if self.expand {
             self.mid_channels

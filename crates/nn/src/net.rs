@@ -90,11 +90,32 @@ impl ProxylessNet {
 /// A stem or feature-mix layer (conv, BN, ReLU6) as `spec` describes it, initialised as in
 /// the paper.
 pub fn conv_layer(spec: &ConvSpec, bn: &BnSpec, device: &Device) -> ConvBnAct {
+    conv_layer_with(spec, bn, None, device)
+}
+
+/// [`conv_layer`] with the convolution initialised by `initializer` (`None`: `he_fout`).
+pub fn conv_layer_with(
+    spec: &ConvSpec,
+    bn: &BnSpec,
+    initializer: Option<Initializer>,
+    device: &Device,
+) -> ConvBnAct {
     ConvBnActConfig::new(spec.in_channels, spec.out_channels, spec.kernel_size)
         .with_stride(spec.stride)
         .with_bn_momentum(bn.momentum)
         .with_bn_eps(bn.eps)
+        .with_initializer(initializer)
         .init(device)
+}
+
+/// PyTorch's default initialisation of a convolution (`kaiming_uniform_(a=√5)`: weights ~
+/// U(±1/√fan_in), fan_in = in/groups·k·k), which is also Burn's default. An extension for
+/// supernets (`weights.init = "pytorch"`); the paper's code uses `he_fout`.
+pub fn pytorch_default_init() -> Initializer {
+    Initializer::KaimingUniform {
+        gain: 1.0 / 3f64.sqrt(),
+        fan_out_only: false,
+    }
 }
 
 /// The classifier with the paper's initialisation: weights ~ U(±1/√fan_in), zero bias.

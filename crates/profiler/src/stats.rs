@@ -56,8 +56,11 @@ pub fn mean_absolute_percentage_error(predicted: &[f64], measured: &[f64]) -> f6
         / n
 }
 
-/// Kendall's τ-a between two rankings: (concordant − discordant) pairs over all pairs.
+/// Kendall's τ-a between two rankings: (concordant − discordant) pairs over all pairs; a pair
+/// tied in either ranking counts as neither.
 pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
+    // `f64::signum` says 1 for 0, which would count ties as agreement.
+    let sign = |d: f64| (d > 0.0) as i64 - (d < 0.0) as i64;
     let n = a.len().min(b.len());
     if n < 2 {
         return 0.0;
@@ -65,8 +68,7 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     let mut score = 0i64;
     for i in 0..n {
         for j in i + 1..n {
-            let s = (a[i] - a[j]).signum() * (b[i] - b[j]).signum();
-            score += s as i64;
+            score += sign(a[i] - a[j]) * sign(b[i] - b[j]);
         }
     }
     score as f64 / (n * (n - 1) / 2) as f64
@@ -92,5 +94,7 @@ mod tests {
         assert_eq!(kendall_tau(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
         // One swapped pair of three: (2 − 1) / 3.
         assert!((kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]) - 1.0 / 3.0).abs() < 1e-12);
+        // Ties count as neither agreement nor disagreement: 3 pairs, one each way, one tied.
+        assert_eq!(kendall_tau(&[1.0, 2.0, 2.0], &[1.0, 3.0, 0.0]), 0.0);
     }
 }

@@ -67,40 +67,10 @@ pub fn line_chart(
         (x0 - 1.0, x1 + 1.0)
     };
     let (y0, y1) = padded(y0, y1);
-    let px = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
-    let py = |y: f64| h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom);
-    let _ = writeln!(
-        svg,
-        "<rect x=\"{left}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#bdbdbd\"/>",
-        w - left - right,
-        h - top - bottom
-    );
-    for i in 0..=4 {
-        let y = y0 + (y1 - y0) * i as f64 / 4.0;
-        let x = x0 + (x1 - x0) * i as f64 / 4.0;
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\">{}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
-            left - 4.0,
-            py(y) + 3.0,
-            tick(y),
-            px(x),
-            h - bottom + 12.0,
-            tick(x)
-        );
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>\
-         <text x=\"12\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" transform=\"rotate(-90 12 {:.1})\">{}</text>",
-        (left + w - right) / 2.0,
-        h - bottom + 26.0,
-        escape(x_label),
-        (top + h - bottom) / 2.0,
-        (top + h - bottom) / 2.0,
-        escape(y_label)
-    );
+    let frame = Frame::new((w, h), (left, right, top, bottom), (x0, x1), (y0, y1));
+    frame.draw(&mut svg, x_label, y_label);
+    let px = |x: f64| frame.px(x);
+    let py = |y: f64| frame.py(y);
     if let Some((r, name)) = reference {
         let _ = writeln!(
             svg,
@@ -148,6 +118,92 @@ pub fn line_chart(
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A chart's plotting area and its data ranges: maps data to picture coordinates and draws
+/// the border, ticks and axis labels.
+struct Frame {
+    w: f64,
+    h: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Frame {
+    /// A `size` picture with `margins` (left, right, top, bottom) around the plot of the
+    /// data ranges `x` and `y`.
+    fn new(size: (f64, f64), margins: (f64, f64, f64, f64), x: (f64, f64), y: (f64, f64)) -> Self {
+        let (left, right, top, bottom) = margins;
+        Self {
+            w: size.0,
+            h: size.1,
+            left,
+            right,
+            top,
+            bottom,
+            x,
+            y,
+        }
+    }
+
+    fn px(&self, x: f64) -> f64 {
+        self.left + (x - self.x.0) / (self.x.1 - self.x.0) * (self.w - self.left - self.right)
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        self.h
+            - self.bottom
+            - (y - self.y.0) / (self.y.1 - self.y.0) * (self.h - self.top - self.bottom)
+    }
+
+    /// The border, five ticks on each axis and the axis labels.
+    fn draw(&self, svg: &mut String, x_label: &str, y_label: &str) {
+        let Self {
+            w,
+            h,
+            left,
+            right,
+            top,
+            bottom,
+            ..
+        } = *self;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{left}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#bdbdbd\"/>",
+            w - left - right,
+            h - top - bottom
+        );
+        for i in 0..=4 {
+            let y = self.y.0 + (self.y.1 - self.y.0) * i as f64 / 4.0;
+            let x = self.x.0 + (self.x.1 - self.x.0) * i as f64 / 4.0;
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\">{}</text>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
+                left - 4.0,
+                self.py(y) + 3.0,
+                tick(y),
+                self.px(x),
+                h - bottom + 12.0,
+                tick(x)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>\
+             <text x=\"12\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" transform=\"rotate(-90 12 {:.1})\">{}</text>",
+            (left + w - right) / 2.0,
+            h - bottom + 26.0,
+            escape(x_label),
+            (top + h - bottom) / 2.0,
+            (top + h - bottom) / 2.0,
+            escape(y_label)
+        );
+    }
 }
 
 /// A compact tick label.
@@ -293,6 +349,88 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     svg
 }
 
+/// One point of a scatter chart with a vertical error bar from `low` to `high`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorPoint {
+    /// Position on the horizontal axis.
+    pub x: f64,
+    /// The value (a mean).
+    pub y: f64,
+    /// Bottom of the error bar.
+    pub low: f64,
+    /// Top of the error bar.
+    pub high: f64,
+}
+
+/// A scatter chart of groups of points, each with its error bar (the paper's accuracy against
+/// latency picture): `groups` are (legend name, points), one colour each.
+pub fn scatter_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    groups: &[(String, Vec<ErrorPoint>)],
+) -> String {
+    let (w, h) = (560.0, 340.0);
+    let (left, right, top, bottom) = (62.0, 16.0, 34.0, 62.0);
+    let all: Vec<&ErrorPoint> = groups
+        .iter()
+        .flat_map(|(_, p)| p.iter())
+        .filter(|p| [p.x, p.y, p.low, p.high].iter().all(|v| v.is_finite()))
+        .collect();
+    let mut svg = open(w, h);
+    let _ = writeln!(
+        svg,
+        "<text class=\"chart-title\" x=\"{left}\" y=\"20\" font-size=\"13\" font-weight=\"bold\">{}</text>",
+        escape(title)
+    );
+    if all.is_empty() {
+        let _ = writeln!(svg, "<text x=\"{left}\" y=\"80\">no data</text></svg>");
+        return svg;
+    }
+    let fold = |f: &dyn Fn(&ErrorPoint) -> f64, min: bool| {
+        all.iter()
+            .map(|p| f(p))
+            .fold(if min { f64::MAX } else { f64::MIN }, |a, b| {
+                if min { a.min(b) } else { a.max(b) }
+            })
+    };
+    let (x0, x1) = padded(fold(&|p| p.x, true), fold(&|p| p.x, false));
+    let (y0, y1) = padded(fold(&|p| p.low, true), fold(&|p| p.high, false));
+    let frame = Frame::new((w, h), (left, right, top, bottom), (x0, x1), (y0, y1));
+    frame.draw(&mut svg, x_label, y_label);
+    let px = |x: f64| frame.px(x);
+    let py = |y: f64| frame.py(y);
+    for (i, (name, points)) in groups.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        for p in points
+            .iter()
+            .filter(|p| [p.x, p.y, p.low, p.high].iter().all(|v| v.is_finite()))
+        {
+            let (x, y) = (px(p.x), py(p.y));
+            let _ = writeln!(
+                svg,
+                "<line class=\"error-bar\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{colour}\"/>\
+                 <circle class=\"point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.5\" fill=\"{colour}\" fill-opacity=\"0.8\"/>",
+                py(p.low),
+                py(p.high)
+            );
+        }
+        let lx = left + 120.0 * i as f64;
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{colour}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>",
+            lx + 4.0,
+            h - 15.0,
+            lx + 12.0,
+            h - 11.0,
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +459,31 @@ mod tests {
         let bars = bar_chart("Latency", "ms", &[("a".into(), 1.0), ("b".into(), 3.0)]);
         assert_eq!(bars.matches("class=\"bar\"").count(), 2);
         assert!(bars.contains("total 4.00 ms"));
+    }
+
+    #[test]
+    fn a_scatter_chart_draws_every_point_with_its_bar_and_a_legend() {
+        let p = |x, y| ErrorPoint {
+            x,
+            y,
+            low: y - 0.01,
+            high: y + 0.02,
+        };
+        let svg = scatter_chart(
+            "accuracy & cost",
+            "MMACs",
+            "top-1",
+            &[
+                ("searched".into(), vec![p(3.0, 0.8)]),
+                (
+                    "random".into(),
+                    vec![p(2.9, 0.78), p(3.1, 0.79), p(f64::NAN, 0.5)],
+                ),
+            ],
+        );
+        assert_eq!(svg.matches("class=\"point\"").count(), 3);
+        assert_eq!(svg.matches("class=\"error-bar\"").count(), 3);
+        assert!(svg.contains("accuracy &amp; cost") && svg.contains(">random<"));
+        assert!(scatter_chart("t", "x", "y", &[]).contains("no data"));
     }
 }

@@ -26,3 +26,4 @@ mod svg;
 pub use network::draw_network;
 pub use png::svg_to_png;
 pub use run::write_run_report;
+pub use svg::escape;

@@ -122,6 +122,30 @@ pub struct WeightsConfig {
     pub weight_decay: f64,
     /// Label smoothing of the weight steps' cross-entropy (the paper: 0.1).
     pub label_smoothing: f32,
+    /// How the supernet's convolutions start: `he_fout` (the paper's code: N(0, 2/(k·k·out)))
+    /// or `pytorch` (PyTorch's default, U(±1/√fan_in); an extension).
+    pub init: WeightInit,
+}
+
+/// The supernet's initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightInit {
+    /// The paper's `he_fout`.
+    #[default]
+    HeFout,
+    /// PyTorch's (and Burn's) default for convolutions (an extension of the paper).
+    Pytorch,
+}
+
+impl WeightInit {
+    /// The initializer the supernet's convolutions get (`None`: `he_fout`).
+    pub fn initializer(self) -> Option<burn::nn::Initializer> {
+        match self {
+            WeightInit::HeFout => None,
+            WeightInit::Pytorch => Some(proxyless_nn::pytorch_default_init()),
+        }
+    }
 }
 
 impl WeightsConfig {
@@ -151,6 +175,7 @@ impl Default for WeightsConfig {
             nesterov: true,
             weight_decay: 4e-5,
             label_smoothing: 0.1,
+            init: WeightInit::HeFout,
         }
     }
 }
@@ -475,6 +500,20 @@ mod tests {
         let c = SearchConfig::from_toml_str(DEFAULT_CONFIG, "default").unwrap();
         assert_eq!(c.space, "fmnist");
         assert_eq!(c.data.dataset, DatasetKind::FashionMnist);
+        assert_eq!(c.weights.init, WeightInit::Pytorch);
+        // A configuration that says nothing of the initialisation gets the paper's.
+        let text = DEFAULT_CONFIG.replace("init = \"pytorch\"\n", "");
+        let plain = SearchConfig::from_toml_str(&text, "plain").unwrap();
+        assert_eq!(plain.weights.init, WeightInit::HeFout);
+        assert!(plain.weights.init.initializer().is_none());
+        let err = SearchConfig::from_toml_with_overrides(
+            DEFAULT_CONFIG,
+            "d",
+            &["weights.init=\"xavier\"".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("xavier") && err.contains("he_fout"), "{err}");
     }
 
     #[test]

@@ -144,6 +144,18 @@ fn candidate_costs(
     }))
 }
 
+/// The per-candidate costs the search of `config` weighs (MACs, a latency table, or the table
+/// measured on `device`, from the cache when it was measured before); `None` when the search
+/// has no cost target. Studies use it to draw other architectures of the same cost.
+pub fn search_costs(
+    config: &SearchConfig,
+    origin: &str,
+    device: &Device,
+) -> Result<Option<CandidateCosts>> {
+    let space = presets::resolve(&config.space)?;
+    Ok(candidate_costs(config, &space, origin, device)?.map(|c| c.candidates))
+}
+
 /// A line saying so when `target` lies outside the cheapest-to-dearest range of `costs`: no
 /// architecture of the space can meet it, and the search will end at one end of the range.
 pub fn target_outside_range(costs: &CandidateCosts, target: f64) -> Option<String> {
@@ -205,7 +217,7 @@ impl Prepared {
         let data = SearchData::new(&set, &config.data, config.seed)?;
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let model = Supernet::new(&space, &device);
+        let model = Supernet::with_initializer(&space, config.weights.init.initializer(), &device);
         let (costs, measured, latency_batch) = match costs {
             Some(c) => (Some((c.candidates, c.loss)), c.measured, c.latency_batch),
             None => (None, None, None),
@@ -503,6 +515,15 @@ impl Search {
     /// The derived architecture's choices and its network's accuracy on the held-out images.
     fn validate(&self) -> (Vec<usize>, f64) {
         let active = self.derived();
+        let accuracy = self.inherited_accuracy(&active);
+        (active, accuracy)
+    }
+
+    /// The accuracy on the held-out images of the network along `choices` (a candidate
+    /// index per choice block) with the supernet's weights as they stand: the one-shot
+    /// estimate of how good that architecture is. BatchNorm uses batch statistics, as the
+    /// search validates its derived network.
+    pub fn inherited_accuracy(&self, choices: &[usize]) -> f64 {
         let limit = match self.config.schedule.eval_batches {
             0 => usize::MAX,
             n => n,
@@ -514,8 +535,12 @@ impl Search {
             .epoch(0)
             .take(limit)
             .map(move |b| batch_tensors(&b, &device));
-        let stats = evaluate(&self.model, &active, batches);
-        (active, stats.correct as f64 / stats.total.max(1) as f64)
+        // Without gradient tracking: a forward on the autodiff device keeps what a backward
+        // would need until a backward comes, and evaluating many networks in a row without
+        // one (a study) held 24 GB. BatchNorm still uses batch statistics.
+        let model = self.model.clone().no_grad();
+        let stats = evaluate(&model, choices, batches);
+        stats.correct as f64 / stats.total.max(1) as f64
     }
 
     fn end_of_epoch(&mut self, seconds: f64) -> Result<()> {

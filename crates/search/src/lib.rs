@@ -21,8 +21,8 @@ pub mod parity;
 mod run_dir;
 pub mod steps;
 
-pub use config::{DEFAULT_CONFIG, SearchConfig};
+pub use config::{DEFAULT_CONFIG, SearchConfig, WeightInit};
 pub use data::{SearchData, data_dir, load_train};
-pub use driver::{Search, SearchOutcome};
+pub use driver::{Search, SearchOutcome, search_costs};
 pub use error::{Error, Result};
 pub use run_dir::{RunDir, SearchState};

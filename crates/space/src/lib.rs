@@ -28,6 +28,7 @@
 //! ```
 
 mod arch;
+mod band;
 mod cost;
 mod divisible;
 mod error;
@@ -38,6 +39,7 @@ pub mod presets;
 mod space;
 
 pub use arch::Architecture;
+pub use band::BandSampler;
 pub use cost::{CandidateCosts, ChoiceBlockCost, LayerCost, NetCost, SpaceSummary};
 pub use divisible::make_divisible;
 pub use error::{Error, Result};

@@ -1,10 +1,11 @@
 //! The supernet of a search space: fixed stem, first block and head around choice blocks
 //! over the space's MBConv candidates and Zero.
 
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear};
 use burn::prelude::*;
 use proxyless_nn::{
-    ConvBnAct, MbConv, MbConvConfig, MobileInvertedBlock, classifier, conv_layer, pool_and_classify,
+    ConvBnAct, MbConv, MbConvConfig, MobileInvertedBlock, classifier, conv_layer_with,
+    pool_and_classify,
 };
 use proxyless_space::{Architecture, OpChoice, SearchSpace};
 
@@ -33,6 +34,16 @@ pub struct Supernet {
 impl Supernet {
     /// Builds the supernet of `space` on `device`, initialised as the paper's code does.
     pub fn new(space: &SearchSpace, device: &Device) -> Self {
+        Self::with_initializer(space, None, device)
+    }
+
+    /// [`new`](Self::new) with every convolution initialised by `initializer` (`None`: the
+    /// paper's `he_fout`; the classifier keeps the paper's U(±1/√fan_in) either way).
+    pub fn with_initializer(
+        space: &SearchSpace,
+        initializer: Option<Initializer>,
+        device: &Device,
+    ) -> Self {
         // The fixed layers are those of any architecture's network.
         let spec = Architecture::widest(space).to_net_spec(space);
         let bn = spec.bn;
@@ -56,6 +67,7 @@ impl Supernet {
                             .with_expand(op.expand_ratio != 1)
                             .with_bn_momentum(bn.momentum)
                             .with_bn_eps(bn.eps)
+                            .with_initializer(initializer.clone())
                             .init(device),
                         ),
                     })
@@ -64,10 +76,15 @@ impl Supernet {
             })
             .collect();
         Self {
-            first_conv: conv_layer(&spec.first_conv, &bn, device),
-            first_block: MobileInvertedBlock::new(&spec.blocks[0], &bn, device),
+            first_conv: conv_layer_with(&spec.first_conv, &bn, initializer.clone(), device),
+            first_block: MobileInvertedBlock::with_initializer(
+                &spec.blocks[0],
+                &bn,
+                initializer.clone(),
+                device,
+            ),
             choice_blocks,
-            feature_mix_layer: conv_layer(&spec.feature_mix, &bn, device),
+            feature_mix_layer: conv_layer_with(&spec.feature_mix, &bn, initializer, device),
             dropout: DropoutConfig::new(spec.classifier.dropout).init(),
             classifier: classifier(&spec.classifier, device),
         }

@@ -13,4 +13,5 @@ pub mod parity;
 pub mod report;
 pub mod sample;
 pub mod search;
+pub mod study;
 pub mod train;

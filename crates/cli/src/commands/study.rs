@@ -1,0 +1,98 @@
+//! `proxyless study`: searched networks against random networks of the same cost, all
+//! retrained alike.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use proxyless_study::{Study, StudyConfig, summary_lines};
+
+use crate::backend::Backend;
+use crate::output::utc_stamp;
+
+/// Does the search beat chance? Search with several seeds, draw random networks within a band
+/// of each searched cost, add uniform and cheapest/dearest baselines, retrain all alike.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Study configuration (TOML; `configs/study/fmnist.toml` is the benchmark's); the
+    /// built-in default studies the default search with 2 search seeds, 3 random networks
+    /// per search, ±5% cost band and 2 training seeds.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a study value, e.g. `--set random_per_search=5 --set train_epochs=3`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Data directory of the searches and retrainings (overrides the search's `data.path`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Study directory to create (default: `runs/study-<space>-<UTC time>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Resume the study in this directory where it stopped.
+    #[arg(long, conflicts_with_all = ["config", "set", "out", "data"])]
+    pub resume: Option<PathBuf>,
+}
+
+/// Runs `study` on `backend`.
+pub fn run(args: &StudyArgs, backend: Backend, quiet: bool) -> Result<()> {
+    let device = backend.device()?;
+    let study = match &args.resume {
+        Some(dir) => Study::resume(dir, &device, quiet)?,
+        None => {
+            let (text, origin, base) = match &args.config {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                    path.display().to_string(),
+                    path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                ),
+                None => (String::new(), "default study".into(), PathBuf::from(".")),
+            };
+            let text = with_overrides(&text, &args.set, &origin)?;
+            let mut config = StudyConfig::from_toml_str(&text, &origin)?;
+            if let Some(data) = &args.data {
+                let path = toml::Value::String(data.display().to_string());
+                config.search_set.push(format!("data.path={path}"));
+            }
+            let resolved = config.resolve(&base, &origin)?;
+            let out = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!(
+                    "study-{}-{}",
+                    resolved.search.space,
+                    utc_stamp()
+                ))
+            });
+            if !quiet {
+                eprintln!("study on {backend} into {}", out.display());
+            }
+            Study::create(resolved, &out, backend.name(), &device, quiet)?
+        }
+    };
+    let record = study.run()?;
+    for line in summary_lines(&record) {
+        println!("{line}");
+    }
+    let dir = args.resume.clone().or(args.out.clone());
+    if let Some(dir) = dir {
+        println!("study: {}", dir.join("study.html").display());
+    }
+    Ok(())
+}
+
+/// The study's TOML with `key=value` lines set on top (top-level keys only, which is all a
+/// study has besides its file paths).
+fn with_overrides(text: &str, set: &[String], origin: &str) -> Result<String> {
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid TOML: {e}"))?;
+    for item in set {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set {item}: expected KEY=VALUE"))?;
+        let value: toml::Value = format!("v = {value}")
+            .parse::<toml::Table>()
+            .map(|mut t| t.remove("v").expect("parsed"))
+            .unwrap_or_else(|_| toml::Value::String(value.to_string()));
+        table.insert(key.trim().to_string(), value);
+    }
+    Ok(toml::to_string(&table).expect("tables serialise"))
+}
