@@ -83,7 +83,7 @@ fn markdown(record: &StudyRecord) -> String {
             md,
             "| {} | `{}` | {:.4} | {:.2}% | {:.0} |",
             s.seed,
-            s.architecture,
+            s.architecture.replace('|', "\\|"),
             s.cost,
             100.0 * s.holdout_accuracy,
             s.seconds
@@ -113,7 +113,7 @@ fn markdown(record: &StudyRecord) -> String {
             "| {} | {} | `{}` | {:.4} | {} | {} | {} | {} |",
             n.id,
             n.kind.name(),
-            n.architecture,
+            n.architecture.replace('|', "\\|"),
             n.cost,
             n.measured_ms
                 .map_or_else(|| "–".into(), |m| format!("{m:.3}")),
