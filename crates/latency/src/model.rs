@@ -204,15 +204,6 @@ mod tests {
     use super::*;
     use proxyless_space::presets;
 
-    /// The candidate index `arch` picks in every choice block of `space`.
-    fn candidate_indices(arch: &Architecture, space: &SearchSpace) -> Vec<usize> {
-        arch.choices()
-            .iter()
-            .zip(space.choice_blocks())
-            .map(|(c, b)| b.candidate_index(*c).unwrap())
-            .collect()
-    }
-
     #[test]
     fn pixel1_covers_every_candidate_of_the_imagenet_space() {
         let space = presets::load("imagenet").unwrap();
@@ -221,7 +212,7 @@ mod tests {
             .candidate_costs(&space)
             .unwrap();
         let arch = Architecture::widest(&space);
-        let choices = candidate_indices(&arch, &space);
+        let choices = arch.indices(&space);
         let predicted = CostModel::Table(table)
             .predict(&arch.to_net_spec(&space), 224)
             .unwrap();
@@ -246,7 +237,7 @@ mod tests {
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
         for _ in 0..5 {
             let arch = Architecture::random(&space, &mut rng);
-            let choices = candidate_indices(&arch, &space);
+            let choices = arch.indices(&space);
             let net = arch.to_net_spec(&space);
             let (sum, layers) = table_sum(&table, &net, 224).unwrap();
             let by_hand = 1.5 + 0.8 * sum + 0.25 * layers as f64;

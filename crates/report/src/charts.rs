@@ -387,15 +387,12 @@ pub fn scatter_chart(
         let _ = writeln!(svg, "<text x=\"{left}\" y=\"80\">no data</text></svg>");
         return svg;
     }
-    let fold = |f: &dyn Fn(&ErrorPoint) -> f64, min: bool| {
-        all.iter()
-            .map(|p| f(p))
-            .fold(if min { f64::MAX } else { f64::MIN }, |a, b| {
-                if min { a.min(b) } else { a.max(b) }
-            })
-    };
-    let (x0, x1) = padded(fold(&|p| p.x, true), fold(&|p| p.x, false));
-    let (y0, y1) = padded(fold(&|p| p.low, true), fold(&|p| p.high, false));
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in &all {
+        (x0, x1) = (x0.min(p.x), x1.max(p.x));
+        (y0, y1) = (y0.min(p.low), y1.max(p.high));
+    }
+    let ((x0, x1), (y0, y1)) = (padded(x0, x1), padded(y0, y1));
     let frame = Frame::new((w, h), (left, right, top, bottom), (x0, x1), (y0, y1));
     frame.draw(&mut svg, x_label, y_label);
     let px = |x: f64| frame.px(x);

@@ -246,12 +246,7 @@ impl CaseTimes {
 fn child(space: &SearchSpace, seed: u64) -> (Architecture, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let arch = Architecture::random(space, &mut rng);
-    let choices = space
-        .choice_blocks()
-        .iter()
-        .zip(arch.choices())
-        .map(|(b, c)| b.candidates.iter().position(|x| x == c).unwrap_or(0))
-        .collect();
+    let choices = arch.indices(space);
     (arch, choices)
 }
 

@@ -465,8 +465,9 @@ impl SearchConfig {
     }
 }
 
-/// Applies one `a.b.c=value` override to a TOML table.
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
+/// Applies one `a.b.c=value` override (`--set`) to a TOML table: the value is read as TOML
+/// (`3`, `true`, `"text"`, `[0, 1]`), else taken as a string (`he_fout`, `mul#log`).
+pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
     let Some((path, raw)) = item.split_once('=') else {
         return Err(Error::config(
             "arguments",

@@ -91,6 +91,21 @@ impl Architecture {
         &self.choices
     }
 
+    /// The candidate index of every choice block (the inverse of
+    /// [`from_indices`](Self::from_indices)); `space` must be the space the architecture was
+    /// made for.
+    pub fn indices(&self, space: &SearchSpace) -> Vec<usize> {
+        space
+            .choice_blocks()
+            .iter()
+            .zip(&self.choices)
+            .map(|(b, &op)| {
+                b.candidate_index(op)
+                    .expect("an architecture only picks candidates of its space")
+            })
+            .collect()
+    }
+
     /// The architecture taking, in every block, the candidate with the most weights
     /// (largest expansion, then largest kernel).
     pub fn widest(space: &SearchSpace) -> Self {
@@ -415,6 +430,11 @@ mod tests {
                 assert_eq!(Architecture::parse(&text, &space, "t").unwrap(), arch);
                 let plain = text.replace(" |", "");
                 assert_eq!(Architecture::parse(&plain, &space, "t").unwrap(), arch);
+                let indices = arch.indices(&space);
+                assert_eq!(
+                    Architecture::from_indices(&space, &indices, "i").unwrap(),
+                    arch
+                );
                 let json = arch.to_json(&space);
                 assert_eq!(
                     Architecture::from_json_str(&json, &space, "j").unwrap(),

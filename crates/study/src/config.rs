@@ -109,6 +109,25 @@ impl StudyConfig {
         Ok(config)
     }
 
+    /// [`from_toml_str`](Self::from_toml_str) with `key=value` overrides set on top, as
+    /// `proxyless study --set` gives them.
+    pub fn from_toml_with_overrides(
+        text: &str,
+        origin: &str,
+        overrides: &[String],
+    ) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            Error::config(
+                origin,
+                format!("invalid TOML: {}", e.to_string().trim_end()),
+            )
+        })?;
+        for item in overrides {
+            proxyless_search::config::apply_override(&mut table, item)?;
+        }
+        Self::from_toml_str(&toml::to_string(&table).expect("tables serialise"), origin)
+    }
+
     /// Reads and checks a study file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;
@@ -212,6 +231,28 @@ mod tests {
         let r = c.resolve(Path::new("."), "t").unwrap();
         assert_eq!(r.search.space, "fmnist");
         assert_eq!(r.train.data.resolution, 28);
+    }
+
+    #[test]
+    fn overrides_set_values_as_toml_or_text() {
+        let c = StudyConfig::from_toml_with_overrides(
+            "band = 0.1",
+            "s.toml",
+            &[
+                "search_seeds=[3, 4]".into(),
+                "band=0.2".into(),
+                "anchors=false".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.search_seeds, c.band, c.anchors),
+            (vec![3, 4], 0.2, false)
+        );
+        let err = StudyConfig::from_toml_with_overrides("", "s.toml", &["band".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--set band: expected key=value"), "{err}");
     }
 
     #[test]

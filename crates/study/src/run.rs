@@ -181,7 +181,7 @@ impl Study {
         let outcome = search
             .run(None)?
             .expect("a search without a stop runs to its end");
-        let choices = indices(&self.space, &outcome.architecture);
+        let choices = outcome.architecture.indices(&self.space);
         Ok(SearchRecord {
             seed,
             dir: name,
@@ -262,16 +262,6 @@ impl Study {
     fn architecture(&self, choices: &[usize]) -> Architecture {
         Architecture::from_indices(&self.space, choices, "study").expect("planned in this space")
     }
-}
-
-/// The candidate index of every block of `arch`.
-fn indices(space: &SearchSpace, arch: &Architecture) -> Vec<usize> {
-    space
-        .choice_blocks()
-        .iter()
-        .zip(arch.choices())
-        .map(|(b, &op)| b.candidate_index(op).expect("derived in this space"))
-        .collect()
 }
 
 /// Removes what a step killed before it wrote its configuration left behind.

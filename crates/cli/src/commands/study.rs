@@ -48,8 +48,7 @@ pub fn run(args: &StudyArgs, backend: Backend, quiet: bool) -> Result<()> {
                 ),
                 None => (String::new(), "default study".into(), PathBuf::from(".")),
             };
-            let text = with_overrides(&text, &args.set, &origin)?;
-            let mut config = StudyConfig::from_toml_str(&text, &origin)?;
+            let mut config = StudyConfig::from_toml_with_overrides(&text, &origin, &args.set)?;
             if let Some(data) = &args.data {
                 let path = toml::Value::String(data.display().to_string());
                 config.search_set.push(format!("data.path={path}"));
@@ -77,22 +76,4 @@ pub fn run(args: &StudyArgs, backend: Backend, quiet: bool) -> Result<()> {
         println!("study: {}", dir.join("study.html").display());
     }
     Ok(())
-}
-
-/// The study's TOML with `key=value` lines set on top (top-level keys only, which is all a
-/// study has besides its file paths).
-fn with_overrides(text: &str, set: &[String], origin: &str) -> Result<String> {
-    let mut table: toml::Table =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid TOML: {e}"))?;
-    for item in set {
-        let (key, value) = item
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--set {item}: expected KEY=VALUE"))?;
-        let value: toml::Value = format!("v = {value}")
-            .parse::<toml::Table>()
-            .map(|mut t| t.remove("v").expect("parsed"))
-            .unwrap_or_else(|_| toml::Value::String(value.to_string()));
-        table.insert(key.trim().to_string(), value);
-    }
-    Ok(toml::to_string(&table).expect("tables serialise"))
 }
