@@ -382,16 +382,7 @@ impl SearchConfig {
         origin: &str,
         overrides: &[String],
     ) -> Result<Self> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            Error::config(
-                origin,
-                format!("invalid TOML: {}", e.to_string().trim_end()),
-            )
-        })?;
-        for item in overrides {
-            apply_override(&mut table, item)?;
-        }
-        Self::from_table(table, origin)
+        Self::from_table(table_with_overrides(text, origin, overrides)?, origin)
     }
 
     fn from_table(table: toml::Table, origin: &str) -> Result<Self> {
@@ -463,6 +454,21 @@ impl SearchConfig {
         }
         Ok(())
     }
+}
+
+/// The TOML `text` (from `origin`) as a table with `key.path=value` overrides applied
+/// ([`apply_override`]): what configurations with `--set` parse.
+pub fn table_with_overrides(text: &str, origin: &str, overrides: &[String]) -> Result<toml::Table> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+        Error::config(
+            origin,
+            format!("invalid TOML: {}", e.to_string().trim_end()),
+        )
+    })?;
+    for item in overrides {
+        apply_override(&mut table, item)?;
+    }
+    Ok(table)
 }
 
 /// Applies one `a.b.c=value` override (`--set`) to a TOML table: the value is read as TOML

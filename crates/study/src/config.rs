@@ -116,16 +116,12 @@ impl StudyConfig {
         origin: &str,
         overrides: &[String],
     ) -> Result<Self> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            Error::config(
-                origin,
-                format!("invalid TOML: {}", e.to_string().trim_end()),
-            )
-        })?;
-        for item in overrides {
-            proxyless_search::config::apply_override(&mut table, item)?;
-        }
-        Self::from_toml_str(&toml::to_string(&table).expect("tables serialise"), origin)
+        let table = proxyless_search::config::table_with_overrides(text, origin, overrides)?;
+        let config: Self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::config(origin, e.to_string().trim_end()))?;
+        config.validate(origin)?;
+        Ok(config)
     }
 
     /// Reads and checks a study file.
