@@ -101,6 +101,52 @@ fn a_tiny_study_compares_searched_random_and_baseline_networks() {
         n[last]["train_seconds"] = again["nets"][last]["train_seconds"].clone();
         n
     });
+
+    // A finished study given a further search seed searches with it, plans its searched and
+    // random networks among the others, retrains only those, and keeps every earlier top-1.
+    failure(
+        &[
+            "study",
+            "--resume",
+            &o,
+            "--add-search-seeds",
+            "1",
+            "--quiet",
+        ],
+        &["search_seeds", "repeats"],
+    );
+    success(&[
+        "study",
+        "--resume",
+        &o,
+        "--add-search-seeds",
+        "7",
+        "--quiet",
+    ]);
+    let more: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(more["searches"].as_array().unwrap().len(), 3);
+    let ids: Vec<&str> = more["nets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(&ids[..3], ["searched-0", "searched-1", "searched-7"]);
+    assert_eq!(&ids[7..9], ["random-7-0", "random-7-1"]);
+    assert_eq!(ids.len(), 12);
+    for net in more["nets"].as_array().unwrap() {
+        assert_eq!(net["inherited"].as_array().unwrap().len(), 3, "{net}");
+        assert!(net["top1"][0].as_f64().is_some(), "{net}");
+        if let Some(old) = again["nets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == net["id"])
+        {
+            assert_eq!(net["top1"], old["top1"]);
+            assert_eq!(net["choices"], old["choices"]);
+        }
+    }
 }
 
 #[test]

@@ -39,20 +39,76 @@ pub fn plan(
     settings: &PlanSettings,
 ) -> Result<Vec<StudyNet>> {
     let mut nets = Vec::new();
-    let net = |id: String, kind, choices: Vec<usize>, origin: String, seed| -> Result<StudyNet> {
-        let arch = Architecture::from_indices(space, &choices, "study")?;
-        Ok(StudyNet::new(
-            id,
-            kind,
-            arch.to_text(space),
-            costs.of(&choices),
-            choices,
-            origin,
-            seed,
-        ))
-    };
+    plan_searches(space, costs, searches, settings, &mut nets)?;
+    if settings.baseline && !searches.is_empty() {
+        let target = searches.iter().map(|s| s.cost).sum::<f64>() / searches.len() as f64;
+        if let Some((op, choices)) = uniform_nearest(space, costs, target) {
+            nets.push(planned(
+                space,
+                costs,
+                format!("uniform-{op}"),
+                NetKind::Baseline,
+                choices,
+                format!("{op} in every block (MobileNetV2-style), nearest the searched cost"),
+                None,
+            )?);
+        }
+    }
+    if settings.anchors {
+        for (id, choices) in [("cheapest", costs.cheapest()), ("dearest", costs.dearest())] {
+            nets.push(planned(
+                space,
+                costs,
+                id.into(),
+                NetKind::Anchor,
+                choices,
+                format!("the space's {id} network"),
+                None,
+            )?);
+        }
+    }
+    Ok(nets)
+}
+
+/// Adds the networks of searches made after the plan was fixed (a study given more search
+/// seeds): each one's searched network after the other searched ones and its random draws
+/// after the other random ones. The draws are those a study planned with all the seeds at once
+/// makes (a draw's seed depends on its search's seed, not on the other searches); the
+/// baselines stay the ones planned first.
+pub fn extend_plan(
+    space: &SearchSpace,
+    costs: &CandidateCosts,
+    searches: &[SearchRecord],
+    settings: &PlanSettings,
+    nets: &mut Vec<StudyNet>,
+) -> Result<()> {
+    let mut added = nets.clone();
+    plan_searches(space, costs, searches, settings, &mut added)?;
+    let added = added.split_off(nets.len());
+    let last_of = |nets: &[StudyNet], kind| nets.iter().rposition(|n: &StudyNet| n.kind == kind);
+    let (new_searched, new_random): (Vec<_>, Vec<_>) =
+        added.into_iter().partition(|n| n.kind == NetKind::Searched);
+    let at = last_of(nets, NetKind::Searched).map_or(0, |i| i + 1);
+    let count = new_searched.len();
+    nets.splice(at..at, new_searched);
+    let at = last_of(nets, NetKind::Random).map_or(at + count, |i| i + 1);
+    nets.splice(at..at, new_random);
+    Ok(())
+}
+
+/// Appends each search's network, then each search's random draws within the band around its
+/// cost, checking repeats against everything in `nets`.
+fn plan_searches(
+    space: &SearchSpace,
+    costs: &CandidateCosts,
+    searches: &[SearchRecord],
+    settings: &PlanSettings,
+    nets: &mut Vec<StudyNet>,
+) -> Result<()> {
     for s in searches {
-        nets.push(net(
+        nets.push(planned(
+            space,
+            costs,
             format!("searched-{}", s.seed),
             NetKind::Searched,
             s.choices.clone(),
@@ -81,7 +137,9 @@ pub fn plan(
                     ""
                 }
             );
-            nets.push(net(
+            nets.push(planned(
+                space,
+                costs,
                 format!("random-{}-{k}", s.seed),
                 NetKind::Random,
                 choices,
@@ -90,30 +148,29 @@ pub fn plan(
             )?);
         }
     }
-    if settings.baseline && !searches.is_empty() {
-        let target = searches.iter().map(|s| s.cost).sum::<f64>() / searches.len() as f64;
-        if let Some((op, choices)) = uniform_nearest(space, costs, target) {
-            nets.push(net(
-                format!("uniform-{op}"),
-                NetKind::Baseline,
-                choices,
-                format!("{op} in every block (MobileNetV2-style), nearest the searched cost"),
-                None,
-            )?);
-        }
-    }
-    if settings.anchors {
-        for (id, choices) in [("cheapest", costs.cheapest()), ("dearest", costs.dearest())] {
-            nets.push(net(
-                id.into(),
-                NetKind::Anchor,
-                choices,
-                format!("the space's {id} network"),
-                None,
-            )?);
-        }
-    }
-    Ok(nets)
+    Ok(())
+}
+
+/// A planned network, nothing measured yet.
+fn planned(
+    space: &SearchSpace,
+    costs: &CandidateCosts,
+    id: String,
+    kind: NetKind,
+    choices: Vec<usize>,
+    origin: String,
+    draw_seed: Option<u64>,
+) -> Result<StudyNet> {
+    let arch = Architecture::from_indices(space, &choices, "study")?;
+    Ok(StudyNet::new(
+        id,
+        kind,
+        arch.to_text(space),
+        costs.of(&choices),
+        choices,
+        origin,
+        draw_seed,
+    ))
 }
 
 /// The network with one MBConv operation in every block whose cost is nearest `target`,
@@ -197,6 +254,54 @@ mod tests {
         );
         assert_eq!(nets[nets.len() - 2].cost, costs.of(&costs.cheapest()));
         assert_eq!(nets[nets.len() - 1].cost, costs.of(&costs.dearest()));
+    }
+
+    #[test]
+    fn a_plan_extended_with_more_searches_draws_what_one_plan_of_all_of_them_draws() {
+        let space = presets::load("fmnist").unwrap();
+        let costs = space.candidate_macs(28).unwrap();
+        let searches = [
+            searched(0, vec![2; 9], &costs),
+            searched(1, vec![1, 3, 0, 2, 5, 4, 1, 0, 3], &costs),
+            searched(5, vec![0, 1, 2, 3, 4, 5, 0, 1, 2], &costs),
+        ];
+        let settings = PlanSettings {
+            random_per_search: 2,
+            band: 0.05,
+            sampler_seed: 3,
+            baseline: true,
+            anchors: true,
+        };
+        let all = plan(&space, &costs, &searches, &settings).unwrap();
+        let mut extended = plan(&space, &costs, &searches[..1], &settings).unwrap();
+        extend_plan(&space, &costs, &searches[1..], &settings, &mut extended).unwrap();
+        let ids = |nets: &[StudyNet]| nets.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&extended),
+            [
+                "searched-0",
+                "searched-1",
+                "searched-5",
+                "random-0-0",
+                "random-0-1",
+                "random-1-0",
+                "random-1-1",
+                "random-5-0",
+                "random-5-1",
+                "uniform-k5e3",
+                "cheapest",
+                "dearest"
+            ]
+        );
+        // Same networks and draws as the plan made with every search at once; only the
+        // baseline, chosen from the first plan's searches, may differ.
+        for net in extended.iter().filter(|n| n.kind != NetKind::Baseline) {
+            let same = all.iter().find(|n| n.id == net.id).unwrap();
+            assert_eq!(
+                (&net.choices, net.draw_seed),
+                (&same.choices, same.draw_seed)
+            );
+        }
     }
 
     #[test]

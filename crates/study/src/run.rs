@@ -13,7 +13,7 @@ use tracing::info;
 
 use crate::config::{ResolvedStudy, StudyConfig};
 use crate::error::{Error, Result};
-use crate::plan::{PlanSettings, plan};
+use crate::plan::{PlanSettings, extend_plan, plan};
 use crate::record::{SearchRecord, StudyRecord};
 use crate::render::write_pages;
 
@@ -105,6 +105,22 @@ impl Study {
         })
     }
 
+    /// Adds search seeds to a resumed study: their searches run, and their searched and
+    /// random networks join the plan (drawn as a study with all the seeds would draw them),
+    /// then every network's latency is measured again in one set of interleaved rounds. A
+    /// seed the study already has is an error.
+    pub fn add_search_seeds(&mut self, seeds: &[u64]) -> Result<()> {
+        let mut study = self.config.study.clone();
+        study.search_seeds.extend_from_slice(seeds);
+        study.validate("study.toml")?;
+        let path = self.dir.join("study.toml");
+        let text = toml::to_string_pretty(&study).expect("configurations serialise");
+        proxyless_train::files::write_atomic(&path, text.as_bytes())
+            .map_err(|e| Error::file(&path, e))?;
+        self.config.study = study;
+        Ok(())
+    }
+
     /// Runs what is left and returns the finished record.
     pub fn run(mut self) -> Result<StudyRecord> {
         let costs = search_costs(&self.config.search, "search.toml", &self.device)?
@@ -117,22 +133,7 @@ impl Study {
                 self.save()?;
             }
         }
-        if self.record.nets.is_empty() {
-            let s = &self.config.study;
-            let settings = PlanSettings {
-                random_per_search: s.random_per_search,
-                band: s.band,
-                sampler_seed: s.sampler_seed,
-                baseline: s.baseline,
-                anchors: s.anchors,
-            };
-            self.record.nets = plan(&self.space, &costs, &self.record.searches, &settings)?;
-            for net in &mut self.record.nets {
-                net.top1 = vec![None; self.record.train_seeds.len()];
-            }
-            info!(networks = self.record.nets.len(), "networks fixed");
-            self.save()?;
-        }
+        self.plan_networks(&costs)?;
         if self.record.nets.iter().any(|n| n.measured_ms.is_none()) {
             self.measure_latency();
             self.save()?;
@@ -157,6 +158,53 @@ impl Study {
         // Once more, so that a finished study resumed by a newer build gets its pages anew.
         self.save()?;
         Ok(self.record)
+    }
+
+    /// Fixes the networks of every search that has none yet: the whole plan the first time,
+    /// the searched and random networks of added search seeds later.
+    fn plan_networks(&mut self, costs: &CandidateCosts) -> Result<()> {
+        let s = &self.config.study;
+        let settings = PlanSettings {
+            random_per_search: s.random_per_search,
+            band: s.band,
+            sampler_seed: s.sampler_seed,
+            baseline: s.baseline,
+            anchors: s.anchors,
+        };
+        let unplanned: Vec<SearchRecord> = self
+            .record
+            .searches
+            .iter()
+            .filter(|s| {
+                let id = format!("searched-{}", s.seed);
+                !self.record.nets.iter().any(|n| n.id == id)
+            })
+            .cloned()
+            .collect();
+        if unplanned.is_empty() {
+            return Ok(());
+        }
+        if self.record.nets.is_empty() {
+            self.record.nets = plan(&self.space, costs, &unplanned, &settings)?;
+        } else {
+            extend_plan(
+                &self.space,
+                costs,
+                &unplanned,
+                &settings,
+                &mut self.record.nets,
+            )?;
+            // Latencies compare only within one set of interleaved rounds.
+            for net in &mut self.record.nets {
+                net.measured_ms = None;
+            }
+        }
+        let seeds = self.record.train_seeds.len();
+        for net in &mut self.record.nets {
+            net.top1.resize(seeds, None);
+        }
+        info!(networks = self.record.nets.len(), "networks fixed");
+        self.save()
     }
 
     fn save(&mut self) -> Result<()> {

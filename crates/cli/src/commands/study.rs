@@ -31,13 +31,23 @@ pub struct StudyArgs {
     /// Resume the study in this directory where it stopped.
     #[arg(long, conflicts_with_all = ["config", "set", "out", "data"])]
     pub resume: Option<PathBuf>,
+    /// With --resume: search with these further seeds (e.g. `2,3`), draw their random
+    /// networks, and retrain those too, keeping everything the study has done.
+    #[arg(long, requires = "resume", value_delimiter = ',', value_name = "SEEDS")]
+    pub add_search_seeds: Vec<u64>,
 }
 
 /// Runs `study` on `backend`.
 pub fn run(args: &StudyArgs, backend: Backend, quiet: bool) -> Result<()> {
     let device = backend.device()?;
     let study = match &args.resume {
-        Some(dir) => Study::resume(dir, &device, quiet)?,
+        Some(dir) => {
+            let mut study = Study::resume(dir, &device, quiet)?;
+            if !args.add_search_seeds.is_empty() {
+                study.add_search_seeds(&args.add_search_seeds)?;
+            }
+            study
+        }
         None => {
             let (text, origin, base) = match &args.config {
                 Some(path) => (
