@@ -1,4 +1,4 @@
-//! Our networks against an independent PyTorch implementation (`tests/reference/proxyless_torch.py`)
+//! Our networks against an independent PyTorch implementation (`crates/bench/reference/proxyless_torch.py`)
 //! for the paper's four nets: weights exported by us load into PyTorch with `strict=True` and
 //! give our logits, and PyTorch-initialised checkpoints imported by us give PyTorch's logits.
 //!
@@ -37,7 +37,7 @@ fn python() -> Option<String> {
 }
 
 fn reference(python: &str, args: &[&Path]) {
-    let script = repo_root().join("tests/reference/proxyless_torch.py");
+    let script = repo_root().join("crates/bench/reference/proxyless_torch.py");
     let out = Command::new(python)
         .arg(script)
         .args(args)

@@ -96,6 +96,7 @@ pub fn run() -> Result<(), String> {
     space_has_no_burn(&mut problems)?;
     libraries_enable_no_backend(&mut problems)?;
     layers_point_one_way(&mut problems)?;
+    documented_dependencies_hold(&mut problems)?;
     files_open_with_a_doc_line(&mut problems)?;
     if problems.is_empty() {
         eprintln!("xtask: tidy: all invariants hold");
@@ -173,6 +174,106 @@ fn layers_point_one_way(problems: &mut Vec<String>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The table of `docs/architecture.md` names, for every crate, exactly the project crates it
+/// depends on (normal dependencies): a dependency the table does not name, or a named one the
+/// crate does not have, is a problem.
+fn documented_dependencies_hold(problems: &mut Vec<String>) -> Result<(), String> {
+    let root = repo_root()?;
+    let doc = root.join("docs/architecture.md");
+    let text = std::fs::read_to_string(&doc).map_err(|e| format!("{}: {e}", doc.display()))?;
+    let rows = documented_rows(&text);
+    if rows.is_empty() {
+        problems.push("docs/architecture.md: no crate table found".into());
+        return Ok(());
+    }
+    let short: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
+    for (package, named) in &rows {
+        let mut documented = Vec::new();
+        for item in named {
+            let word = item.split_whitespace().next().unwrap_or("");
+            if short.contains(&word) {
+                documented.push(format!("proxyless-{word}"));
+            } else if !["Burn", "no", "nothing"].contains(&word) {
+                problems.push(format!(
+                    "docs/architecture.md: the row of {package} names '{item}', which is no crate"
+                ));
+            }
+        }
+        let krate = if package == "xtask" {
+            "xtask".to_string()
+        } else {
+            format!("proxyless-{package}")
+        };
+        let tree = cargo::output(&[
+            "tree",
+            "--package",
+            &krate,
+            "--edges",
+            "normal",
+            "--depth",
+            "1",
+            "--prefix",
+            "none",
+        ])?;
+        let actual: Vec<String> = tree
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| name.starts_with("proxyless-"))
+            .map(String::from)
+            .collect();
+        for dep in &actual {
+            if !documented.contains(dep) {
+                problems.push(format!(
+                    "{krate} depends on {dep}, which docs/architecture.md does not name"
+                ));
+            }
+        }
+        for dep in &documented {
+            if !actual.contains(dep) {
+                problems.push(format!(
+                    "docs/architecture.md says {krate} depends on {dep}; it does not"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The crate table's rows: each crate's short name (`space`, or `xtask`) and the items of its
+/// last column (before a `;`, split at commas).
+fn documented_rows(text: &str) -> Vec<(String, Vec<String>)> {
+    text.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split(" | ").collect();
+            let first = cells.first()?.trim();
+            let name = first
+                .strip_prefix("`crates/")
+                .or_else(|| first.strip_prefix('`'))?
+                .split('`')
+                .next()?;
+            if cells.len() < 3 || name.contains(' ') || name.is_empty() {
+                return None;
+            }
+            let deps = cells.last()?.split(';').next()?;
+            let items = deps
+                .split(',')
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty())
+                .collect();
+            Some((name.to_string(), items))
+        })
+        .collect()
+}
+
+/// The repository's root directory.
+fn repo_root() -> Result<PathBuf, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "xtask sits in the repository root".to_string())
 }
 
 /// Every Rust file says its one job in a `//!` line at the top.

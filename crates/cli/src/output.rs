@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 /// Writes `contents` to `path` atomically (a temporary file, then a rename), naming the file
 /// on error.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    proxyless_train::files::write_atomic(path, contents)
+    proxyless_plumbing::files::write_atomic(path, contents)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

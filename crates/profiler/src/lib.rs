@@ -8,16 +8,16 @@
 //! correction fitted to a few networks measured end to end ([`calibrate`]), and a header that
 //! says where it was measured ([`machine_meta`]).
 //!
-//! [`ops`] times the layers of one network as a training step runs them (forward and
-//! backward), to find where a step's time goes.
+//! [`measured_table`] profiles the device a search runs on once and caches the table.
 
+mod cache;
 mod calibration;
 mod layers;
 mod machine;
-pub mod ops;
 mod stats;
 mod timing;
 
+pub use cache::{CacheError, cache_dir, measured_table};
 pub use calibration::{calibrate, calibration_networks};
 pub use layers::{MeasuredLayer, space_layers};
 pub use machine::{backend_label, build_id, here, machine_meta, utc_stamp};

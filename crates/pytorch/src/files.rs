@@ -2,7 +2,6 @@
 //! (read, through Burn's `pytorch-reader`, without PyTorch).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -52,20 +51,7 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> Result<()> {
 
 /// Writes `contents` to a temporary file beside `path`, then renames it into place.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    proxyless_plumbing::write_atomic(path, contents).map_err(|e| Error::io(path, e))
 }
 
 /// Reads a safetensors file; float tensors of any width are converted to f32.

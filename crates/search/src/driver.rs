@@ -8,7 +8,7 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
-use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net};
+use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::draw_network;
 use proxyless_space::{Architecture, CandidateCosts, NetSpec, SearchSpace, presets};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
@@ -21,10 +21,9 @@ use tracing::{info, warn};
 use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
-use crate::measured::measured_table;
 use crate::run_dir::{RunDir, SearchState};
 use crate::steps::{arch_step, batch_tensors, evaluate, reinforce_step, weight_step};
-use proxyless_train::progress::Progress;
+use proxyless_plumbing::progress::Progress;
 
 /// What a finished search found.
 #[derive(Debug, Clone)]

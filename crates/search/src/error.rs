@@ -33,6 +33,9 @@ pub enum Error {
     /// The latency table is malformed or lacks an entry.
     #[error(transparent)]
     Latency(#[from] proxyless_latency::Error),
+    /// The search's own device could not be profiled into a cached table.
+    #[error(transparent)]
+    Measured(#[from] proxyless_profiler::CacheError),
     /// Training diverged.
     #[error("training diverged: {0}")]
     Diverged(String),

@@ -11,13 +11,10 @@
 //!   [`Searchable`](proxyless_supernet::Searchable) model, so models with their own choice
 //!   blocks are searched by the same code.
 
-pub mod bench;
 pub mod config;
 mod data;
 mod driver;
 mod error;
-pub mod measured;
-pub mod parity;
 mod run_dir;
 pub mod steps;
 

@@ -11,8 +11,6 @@
 //!                          net.config, summary.json
 //! ```
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -22,7 +20,7 @@ use proxyless_supernet::{ArchParams, Supernet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use proxyless_train::files::write_atomic;
+use proxyless_plumbing::files::write_atomic;
 
 /// Everything besides the weights that a resumed search needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +56,7 @@ impl RunDir {
     /// Creates a new run directory; an existing non-empty directory is refused so that no
     /// run overwrites another.
     pub fn create(path: &Path) -> Result<Self> {
-        proxyless_train::files::create_run_dir(path, "checkpoints")
+        proxyless_plumbing::files::create_run_dir(path, "checkpoints")
             .map_err(|e| Error::file(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -92,12 +90,7 @@ impl RunDir {
     /// Appends one JSON object as a line to `name`.
     pub fn append_line(&self, name: &str, value: &serde_json::Value) -> Result<()> {
         let path = self.path.join(name);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::file(&path, e))?;
-        writeln!(file, "{value}").map_err(|e| Error::file(&path, e))
+        proxyless_plumbing::append_json_line(&path, value).map_err(|e| Error::file(&path, e))
     }
 
     /// Keeps only the lines of `name` whose `epoch` is below `epochs_done` (lines written by an
@@ -159,7 +152,7 @@ impl RunDir {
 
     /// Complete checkpoints, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<PathBuf>> {
-        Ok(proxyless_train::files::epoch_checkpoints(
+        Ok(proxyless_plumbing::files::epoch_checkpoints(
             &self.path.join("checkpoints"),
             STATE,
         ))

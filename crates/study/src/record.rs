@@ -192,7 +192,7 @@ impl StudyRecord {
     /// Writes `study.json` through a temporary file and a rename.
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("records serialise");
-        proxyless_train::files::write_atomic(path, text.as_bytes())
+        proxyless_plumbing::files::write_atomic(path, text.as_bytes())
             .map_err(|e| Error::file(path, e))
     }
 

@@ -27,7 +27,7 @@ pub fn write_pages(record: &StudyRecord, dir: &Path) -> Result<()> {
         ("accuracy-latency.svg", by_latency.clone()),
     ] {
         let path = dir.join(name);
-        proxyless_train::files::write_atomic(&path, text.as_bytes())
+        proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
             .map_err(|e| Error::file(&path, e))?;
     }
     Ok(())

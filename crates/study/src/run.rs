@@ -45,7 +45,7 @@ impl Study {
         std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
         let write = |name: &str, text: String| {
             let path = dir.join(name);
-            proxyless_train::files::write_atomic(&path, text.as_bytes())
+            proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
                 .map_err(|e| Error::file(&path, e))
         };
         write("search.toml", config.search.to_toml_string())?;
@@ -115,7 +115,7 @@ impl Study {
         study.validate("study.toml")?;
         let path = self.dir.join("study.toml");
         let text = toml::to_string_pretty(&study).expect("configurations serialise");
-        proxyless_train::files::write_atomic(&path, text.as_bytes())
+        proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
             .map_err(|e| Error::file(&path, e))?;
         self.config.study = study;
         Ok(())

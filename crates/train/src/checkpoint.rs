@@ -21,7 +21,7 @@ use proxyless_space::NetSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
+use proxyless_plumbing::files::write_atomic;
 
 const STATE: &str = "state.json";
 const MODEL: &str = "model.bpk";
@@ -199,7 +199,7 @@ impl Checkpoint {
 
 /// Complete checkpoints of a `checkpoints/` folder, oldest first.
 fn complete(dir: &Path) -> Result<Vec<PathBuf>> {
-    Ok(crate::files::epoch_checkpoints(dir, STATE))
+    Ok(proxyless_plumbing::files::epoch_checkpoints(dir, STATE))
 }
 
 fn newest(dir: &Path) -> Result<Option<PathBuf>> {

@@ -5,8 +5,8 @@
 //! split and a checkpoint ([`Checkpoint`]) from which a run resumes and which `eval` and
 //! `export` read.
 //!
-//! The search driver shares this crate's pieces: [`steps`] (batches as tensors, the
-//! label-smoothed loss), [`progress`] bars and [`files::write_atomic`].
+//! The search driver shares this crate's [`steps`] (batches as tensors, the label-smoothed
+//! loss) and [`schedule`].
 //!
 //! ```no_run
 //! use burn::prelude::*;
@@ -25,9 +25,7 @@
 mod checkpoint;
 mod config;
 mod error;
-pub mod files;
 pub mod metrics;
-pub mod progress;
 pub mod schedule;
 pub mod steps;
 mod trainer;

@@ -17,10 +17,10 @@ use tracing::info;
 use crate::checkpoint::{Checkpoint, EvalSummary, TrainState};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
-use crate::progress::Progress;
 use crate::schedule::CosineWithWarmup;
 use crate::steps::{batch_tensors, evaluate, train_step};
+use proxyless_plumbing::files::write_atomic;
+use proxyless_plumbing::progress::Progress;
 
 /// Checkpoints kept in a training directory.
 const KEEP_CHECKPOINTS: usize = 2;
@@ -73,7 +73,8 @@ impl Trainer {
             spec.classifier.dropout = rate;
         }
         config.optim.dropout = Some(spec.classifier.dropout);
-        crate::files::create_run_dir(dir, "checkpoints").map_err(|e| Error::file(dir, e))?;
+        proxyless_plumbing::files::create_run_dir(dir, "checkpoints")
+            .map_err(|e| Error::file(dir, e))?;
         write(&dir.join("train.toml"), config.to_toml_string().as_bytes())?;
         write(
             &dir.join("net.config"),
@@ -333,13 +334,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn append_line(path: &Path, value: &serde_json::Value) -> Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::file(path, e))?;
-    writeln!(file, "{value}").map_err(|e| Error::file(path, e))
+    proxyless_plumbing::append_json_line(path, value).map_err(|e| Error::file(path, e))
 }
 
 /// Reads the training and test splits and checks them against the network.

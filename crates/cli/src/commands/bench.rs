@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use proxyless_search::bench::{
-    BenchSettings, CASES, CaseTimes, PytorchStep, StepPhases, child_net_config, run_case, summarize,
+use proxyless_bench::layers::{LayerMs, layer_table, network_layers, time_layer};
+use proxyless_bench::pytorch::{pytorch_layers, pytorch_step};
+use proxyless_bench::steps::{
+    child_net_config, child_step_phases, child_text, phase_table, run_case, summarize,
 };
-use proxyless_space::presets;
-use proxyless_train::progress::Progress;
+use proxyless_bench::{BenchCase, BenchSettings, CaseTimes, PytorchStep};
+use proxyless_plumbing::Progress;
+use proxyless_space::{SearchSpace, presets};
 
 use crate::backend::Backend;
 use crate::output::write_atomic;
@@ -56,7 +59,7 @@ pub struct BenchArgs {
     /// Run only this case in this process and print its measurements as JSON (each case runs
     /// in its own process, so that its peak memory is its own).
     #[arg(long, hide = true)]
-    pub case: Option<usize>,
+    pub case: Option<String>,
 }
 
 /// Runs `bench` on `backend`.
@@ -95,28 +98,40 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             markdown.push('\n');
             continue;
         }
-        if let Some(case) = args.case {
-            anyhow::ensure!(case < CASES.len(), "--case: expected below {}", CASES.len());
+        if let Some(key) = &args.case {
+            let case = BenchCase::from_key(key).with_context(|| {
+                let keys: Vec<&str> = BenchCase::ALL.iter().map(|c| c.key()).collect();
+                format!("--case: no case '{key}' (one of {})", keys.join(", "))
+            })?;
             let measured = run_case(&space, &device, &settings, case);
             println!("{}", serde_json::to_string(&measured)?);
             return Ok(());
         }
-        let bar = Progress::new(quiet).epoch(entry, CASES.len() * rounds);
-        let mut measured = vec![CaseTimes::default(); CASES.len()];
+        let cases = BenchCase::ALL.len();
+        let bar = Progress::new(quiet).epoch(entry, cases * rounds);
+        let mut measured = vec![CaseTimes::default(); cases];
         let mut torch_runs = Vec::new();
         for round in 0..rounds {
-            let mut order: Vec<usize> = (0..CASES.len()).collect();
+            let mut order: Vec<usize> = (0..cases).collect();
             if round % 2 == 1 {
                 order.reverse();
             }
             for i in order {
-                bar.set_message(format!("{} (round {}/{rounds})", CASES[i], round + 1));
-                measured[i].merge(case_in_child(backend, entry, batch, steps, args.warmup, i)?);
+                let case = BenchCase::ALL[i];
+                bar.set_message(format!("{} (round {}/{rounds})", case.name(), round + 1));
+                measured[i].merge(case_in_child(
+                    backend,
+                    entry,
+                    batch,
+                    steps,
+                    args.warmup,
+                    case,
+                )?);
                 bar.inc(1);
             }
             if args.vs_pytorch {
                 bar.set_message(format!("PyTorch (round {}/{rounds})", round + 1));
-                torch_runs.push(pytorch_step(
+                torch_runs.push(torch_step(
                     backend,
                     &args.python,
                     &space,
@@ -156,7 +171,7 @@ fn case_in_child(
     batch: usize,
     steps: usize,
     warmup: usize,
-    case: usize,
+    case: BenchCase,
 ) -> Result<CaseTimes> {
     let exe = std::env::current_exe().context("finding the proxyless binary")?;
     let output = std::process::Command::new(exe)
@@ -169,13 +184,13 @@ fn case_in_child(
             space,
         ])
         .args(["--batch", &batch.to_string(), "--steps", &steps.to_string()])
-        .args(["--warmup", &warmup.to_string(), "--case", &case.to_string()])
+        .args(["--warmup", &warmup.to_string(), "--case", case.key()])
         .output()
         .context("running a bench case")?;
     if !output.status.success() {
         bail!(
             "bench case '{}' on {space} failed ({}): {}",
-            CASES[case],
+            case.name(),
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
@@ -183,23 +198,19 @@ fn case_in_child(
     serde_json::from_slice(&output.stdout).with_context(|| {
         format!(
             "bench case '{}' printed no measurements: {}",
-            CASES[case],
+            case.name(),
             String::from_utf8_lossy(&output.stdout)
         )
     })
 }
 
-/// The PyTorch reference scripts, embedded so that the binary runs them from anywhere.
-const TORCH_NET: &str = include_str!("../../../../tests/reference/proxyless_torch.py");
-const TORCH_BENCH: &str = include_str!("../../../../tests/reference/bench_torch.py");
-
 /// Times the child step in PyTorch: the same network (its net.config is written to `out`),
 /// batch shape and step, with as many threads as this machine has cores; on CUDA when our
 /// backend runs on a GPU.
-fn pytorch_step(
+fn torch_step(
     backend: Backend,
     python: &str,
-    space: &proxyless_space::SearchSpace,
+    space: &SearchSpace,
     settings: &BenchSettings,
     out: &std::path::Path,
 ) -> Result<PytorchStep> {
@@ -209,202 +220,66 @@ fn pytorch_step(
         space.name, space.input.resolution
     ));
     write_atomic(&config, child_net_config(space, settings).as_bytes())?;
-    let scripts = tempfile::tempdir().context("a temporary directory for the PyTorch scripts")?;
-    std::fs::write(scripts.path().join("proxyless_torch.py"), TORCH_NET)?;
-    std::fs::write(scripts.path().join("bench_torch.py"), TORCH_BENCH)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let output = std::process::Command::new(python)
-        .arg(scripts.path().join("bench_torch.py"))
-        .arg(&config)
-        .args(
-            [
-                space.input.channels,
-                space.input.resolution,
-                settings.batch,
-                settings.warmup,
-                settings.steps,
-                threads,
-            ]
-            .map(|v| v.to_string()),
-        )
-        .arg(if backend.is_gpu() { "cuda" } else { "cpu" })
-        .output()
-        .with_context(|| format!("--vs-pytorch: cannot run {python}"))?;
-    if !output.status.success() {
-        bail!(
-            "--vs-pytorch: the PyTorch reference failed (needs `{python} -m pip install torch \
-             safetensors`): {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "--vs-pytorch: the PyTorch reference printed no measurement: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    let channels = space.input.channels;
+    let resolution = space.input.resolution;
+    pytorch_step(
+        python,
+        &config,
+        channels,
+        resolution,
+        settings,
+        backend.is_gpu(),
+    )
+    .context("--vs-pytorch")
 }
 
-const TORCH_OPS: &str = include_str!("../../../../tests/reference/ops_torch.py");
-
 /// Times every convolution layer of the child network here (and in PyTorch with
-/// `--vs-pytorch`), and returns a Markdown table summed by kind of layer.
+/// `--vs-pytorch`), and returns a Markdown table summed by kind of layer, then the whole step
+/// by phase.
 fn op_profile(
     args: &BenchArgs,
     backend: Backend,
-    space: &proxyless_space::SearchSpace,
+    space: &SearchSpace,
     settings: &BenchSettings,
     device: &burn::prelude::Device,
     quiet: bool,
 ) -> Result<String> {
-    use proxyless_profiler::ops::{network_layers, time_layer};
     let config = child_net_config(space, settings);
     let spec = proxyless_space::NetSpec::from_net_config_str(&config, "the bench's child")?;
     let layers = network_layers(&spec, space.input.resolution);
     let runs = settings.steps.max(3);
     let bar = Progress::new(quiet).epoch("layers", layers.len());
-    let ours: Vec<[f64; 3]> = layers
+    let ours: Vec<LayerMs> = layers
         .iter()
         .map(|l| {
             let t = time_layer(l, settings.batch, device, settings.warmup, runs);
             bar.inc(1);
-            [
-                t.forward.median,
-                t.forward_backward.median,
-                t.conv_forward_backward.median,
-            ]
+            t.medians()
         })
         .collect();
     bar.finish_and_clear();
-    let theirs: Option<(String, Vec<[f64; 3]>)> = if args.vs_pytorch {
-        let json = serde_json::Value::Array(
-            layers
-                .iter()
-                .map(|l| {
-                    serde_json::json!({
-                        "name": l.name, "in_channels": l.in_channels,
-                        "out_channels": l.out_channels, "kernel": l.kernel, "stride": l.stride,
-                        "groups": l.groups, "activation": l.activation, "side": l.side,
-                    })
-                })
-                .collect(),
-        );
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let scripts = tempfile::tempdir()?;
-        let script = scripts.path().join("ops_torch.py");
-        std::fs::write(&script, TORCH_OPS)?;
-        let mut child = std::process::Command::new(&args.python)
-            .arg(&script)
-            .args([settings.batch, settings.warmup, runs, threads].map(|v| v.to_string()))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| format!("--vs-pytorch: cannot run {}", args.python))?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().context("the reference's input")?;
-            stdin.write_all(json.to_string().as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            bail!(
-                "--vs-pytorch: the PyTorch layer reference failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let value: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .context("--vs-pytorch: the PyTorch layer reference printed no JSON")?;
-        let times = value["layers"]
-            .as_array()
-            .context("--vs-pytorch: no layers in the PyTorch reference's output")?
-            .iter()
-            .map(|l| {
-                [
-                    "forward_ms",
-                    "forward_backward_ms",
-                    "conv_forward_backward_ms",
-                ]
-                .map(|k| l[k].as_f64().unwrap_or(f64::NAN))
-            })
-            .collect();
-        let version = value["torch"].as_str().unwrap_or("?").to_string();
-        Some((version, times))
+    let theirs = if args.vs_pytorch {
+        Some(pytorch_layers(&args.python, &layers, settings, runs).context("--vs-pytorch")?)
     } else {
         None
     };
-    // Sum by kind, in order of first appearance.
-    let mut kinds: Vec<(String, usize, [f64; 6])> = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let t = theirs.as_ref().map_or([f64::NAN; 3], |(_, v)| v[i]);
-        let o = ours[i];
-        let row = [o[0], o[1], o[2], t[0], t[1], t[2]];
-        match kinds.iter_mut().find(|(k, _, _)| *k == layer.kind) {
-            Some((_, n, sums)) => {
-                *n += 1;
-                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            }
-            None => kinds.push((layer.kind.clone(), 1, row)),
-        }
-    }
-    let total = kinds.iter().fold([0.0; 6], |mut acc, (_, _, s)| {
-        acc.iter_mut().zip(s).for_each(|(a, v)| *a += v);
-        acc
-    });
     let torch = theirs
         .as_ref()
         .map_or(String::new(), |(v, _)| format!(", PyTorch {v}"));
-    let mut out = format!(
+    let title = format!(
         "`{}` at {}x{}, batch {}, {backend}{torch}: the child `{}` layer by layer (convolution, \
-         BatchNorm in training mode, ReLU6), medians of {runs} runs, summed by kind\n\n\
-         | layers | count | forward ms | forward+backward ms | of which convolution | PyTorch forward ms | PyTorch forward+backward ms | of which convolution | ours / PyTorch (forward+backward) |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         BatchNorm in training mode, ReLU6), medians of {runs} runs, summed by kind",
         space.name,
         space.input.resolution,
         space.input.resolution,
         settings.batch,
-        proxyless_search::bench::child_text(space, settings),
+        child_text(space, settings),
     );
-    let cell = |v: f64| {
-        if v.is_nan() {
-            "-".to_string()
-        } else {
-            format!("{v:.2}")
-        }
-    };
-    for (kind, n, s) in
-        kinds
-            .iter()
-            .chain(std::iter::once(&("all".to_string(), layers.len(), total)))
-    {
-        out.push_str(&format!(
-            "| {kind} | {n} | {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(s[0]),
-            cell(s[1]),
-            cell(s[2]),
-            cell(s[3]),
-            cell(s[4]),
-            cell(s[5]),
-            cell(s[1] / s[4]),
-        ));
-    }
+    let mut out = layer_table(&title, &layers, &ours, theirs.as_ref().map(|(_, t)| &t[..]));
     out.push('\n');
-    out.push_str(&phase_table(args, backend, space, settings, device)?);
-    Ok(out)
-}
-
-/// The whole child step split into forward (with the loss), backward and update, ours and
-/// (with `--vs-pytorch`) PyTorch's, as a Markdown table: what the layer table leaves out.
-fn phase_table(
-    args: &BenchArgs,
-    backend: Backend,
-    space: &proxyless_space::SearchSpace,
-    settings: &BenchSettings,
-    device: &burn::prelude::Device,
-) -> Result<String> {
-    let ours = proxyless_search::bench::child_step_phases(space, device, settings);
-    let theirs = if args.vs_pytorch {
-        let step = pytorch_step(backend, &args.python, space, settings, &args.out)?;
+    let phases = child_step_phases(space, device, settings);
+    let torch_phases = if args.vs_pytorch {
+        let step = torch_step(backend, &args.python, space, settings, &args.out)?;
         Some(
             step.phases
                 .context("--vs-pytorch: the PyTorch reference printed no phases of its step")?,
@@ -412,27 +287,10 @@ fn phase_table(
     } else {
         None
     };
-    let mut out = format!(
-        "The whole child step by phase (medians of {} steps):\n\n\
-         | phase | ours ms | PyTorch ms | ours / PyTorch |\n| --- | --- | --- | --- |\n",
-        settings.steps.max(1)
-    );
-    let rows = |p: &StepPhases| {
-        [
-            p.forward_ms,
-            p.backward_ms,
-            p.optimizer_ms,
-            p.forward_ms + p.backward_ms + p.optimizer_ms,
-        ]
-    };
-    let names = ["forward and loss", "backward", "optimiser update", "step"];
-    let theirs = theirs.as_ref().map(rows);
-    for (i, (name, ms)) in names.iter().zip(rows(&ours)).enumerate() {
-        let (torch, ratio) = match theirs {
-            Some(t) => (format!("{:.1}", t[i]), format!("{:.2}", ms / t[i])),
-            None => ("-".into(), "-".into()),
-        };
-        out.push_str(&format!("| {name} | {ms:.1} | {torch} | {ratio} |\n"));
-    }
+    out.push_str(&phase_table(
+        &phases,
+        torch_phases.as_ref(),
+        settings.steps.max(1),
+    ));
     Ok(out)
 }

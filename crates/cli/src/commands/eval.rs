@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use proxyless_data::{LoadOptions, Loader, Split, synthetic};
+use proxyless_plumbing::progress::Progress;
 use proxyless_train::Checkpoint;
-use proxyless_train::progress::Progress;
 use proxyless_train::steps::evaluate;
 
 use crate::backend::Backend;

@@ -8,12 +8,12 @@ use anyhow::{Context, Result, ensure};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use proxyless_latency::{CostModel, LatencyTable, table_sum};
+use proxyless_plumbing::progress::Progress;
 use proxyless_profiler::{
     ProfileSettings, TableOrigin, here, kendall_tau, mean_absolute_percentage_error, measure_net,
     measure_nets,
 };
 use proxyless_space::{Architecture, SearchSpace, presets};
-use proxyless_train::progress::Progress;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use proxyless_search::parity::{ParitySettings, compare_backends};
+use proxyless_bench::parity::{ParitySettings, compare_backends};
 use proxyless_space::presets;
 
 use crate::backend::Backend;

@@ -1,4 +1,5 @@
-//! Files that are never half-written: write to a temporary name, then rename.
+//! Files that are never half-written: a temporary name then a rename, lines appended whole,
+//! run directories that are never reused, checkpoint folders listed only when complete.
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +30,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Appends `value` as one line of JSON to `path` (created when missing): metrics and
+/// histories that a killed run leaves whole up to its last line.
+pub fn append_json_line(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(file, "{value}")
 }
 
 /// Creates the directory of a new run (with `subdir` inside), refusing an existing non-empty
@@ -77,6 +88,18 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn json_lines_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        append_json_line(&path, &serde_json::json!({"epoch": 0})).unwrap();
+        append_json_line(&path, &serde_json::json!({"epoch": 1})).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"epoch\":0}\n{\"epoch\":1}\n"
+        );
     }
 
     #[test]

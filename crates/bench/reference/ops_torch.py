@@ -7,7 +7,7 @@ alone. Reads the layers as JSON on standard input
 (name, in_channels, out_channels, kernel, stride, groups, activation, side) and prints one
 JSON object per layer, in order, as a list:
 
-    python3 tests/reference/ops_torch.py BATCH WARMUP RUNS THREADS < layers.json
+    python3 crates/bench/reference/ops_torch.py BATCH WARMUP RUNS THREADS < layers.json
 """
 import json
 import statistics

@@ -17,8 +17,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::config::WeightsConfig;
-use crate::steps::{arch_step, cross_entropy, reinforce_step, weight_step};
+use proxyless_search::config::WeightsConfig;
+use proxyless_search::steps::{arch_step, reinforce_step, weight_step};
+use proxyless_train::steps::cross_entropy;
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +36,9 @@ pub struct BenchSettings {
     pub seed: u64,
 }
 
-/// One measured step kind.
+/// What one case measured, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BenchCase {
+pub struct CaseReport {
     /// What was timed.
     pub name: String,
     /// Median step time.
@@ -73,12 +74,12 @@ pub struct BenchReport {
     /// The child network's architecture (also the weight step's path).
     pub architecture: String,
     /// The cases, the child step first.
-    pub cases: Vec<BenchCase>,
+    pub cases: Vec<CaseReport>,
     /// The same child step in PyTorch on the same machine, when measured.
     pub pytorch: Option<PytorchStep>,
 }
 
-/// The child network's training step timed in PyTorch (`tests/reference/bench_torch.py`).
+/// The child network's training step timed in PyTorch (`reference/bench_torch.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PytorchStep {
     /// PyTorch's version.
@@ -209,18 +210,65 @@ fn time_steps(device: &Device, settings: &BenchSettings, mut step: impl FnMut())
         .collect()
 }
 
-/// The cases, in the order they run; the child network's step comes first and is the
-/// reference of the ratios. The last one is that step again with `proxyless_kernels` switched
-/// off, so its ratio is what the kernels save.
-pub const CASES: [&str; 7] = [
-    "child network step",
-    "supernet weight step",
-    "architecture step (two)",
-    "architecture step (full)",
-    "architecture step (full_v2)",
-    "REINFORCE update (4 samples)",
-    "child network step, Burn's ops only",
-];
+/// A step the bench times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchCase {
+    /// The child network's training step: the reference of every ratio.
+    ChildStep,
+    /// The supernet's weight step on the child's path.
+    SupernetWeightStep,
+    /// An architecture step in one of the gradient modes.
+    ArchStep(ArchMode),
+    /// A REINFORCE update of 4 sampled architectures.
+    Reinforce,
+    /// The child's step again with `proxyless_kernels` switched off: its ratio is what the
+    /// kernels save.
+    ChildStepBurnOnly,
+}
+
+impl BenchCase {
+    /// Every case, in the order they run; the child network's step first.
+    pub const ALL: [BenchCase; 7] = [
+        BenchCase::ChildStep,
+        BenchCase::SupernetWeightStep,
+        BenchCase::ArchStep(ArchMode::Two),
+        BenchCase::ArchStep(ArchMode::Full),
+        BenchCase::ArchStep(ArchMode::FullV2),
+        BenchCase::Reinforce,
+        BenchCase::ChildStepBurnOnly,
+    ];
+
+    /// What the report calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchCase::ChildStep => "child network step",
+            BenchCase::SupernetWeightStep => "supernet weight step",
+            BenchCase::ArchStep(ArchMode::Two) => "architecture step (two)",
+            BenchCase::ArchStep(ArchMode::Full) => "architecture step (full)",
+            BenchCase::ArchStep(ArchMode::FullV2) => "architecture step (full_v2)",
+            BenchCase::Reinforce => "REINFORCE update (4 samples)",
+            BenchCase::ChildStepBurnOnly => "child network step, Burn's ops only",
+        }
+    }
+
+    /// A short name for the command line (`child`, `arch-full-v2`).
+    pub fn key(self) -> &'static str {
+        match self {
+            BenchCase::ChildStep => "child",
+            BenchCase::SupernetWeightStep => "supernet",
+            BenchCase::ArchStep(ArchMode::Two) => "arch-two",
+            BenchCase::ArchStep(ArchMode::Full) => "arch-full",
+            BenchCase::ArchStep(ArchMode::FullV2) => "arch-full-v2",
+            BenchCase::Reinforce => "reinforce",
+            BenchCase::ChildStepBurnOnly => "child-burn-ops",
+        }
+    }
+
+    /// The case whose [`key`](Self::key) is `key`.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.key() == key)
+    }
+}
 
 /// What one case measured: its step times (ms) and the process's peak memory (MiB).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -280,18 +328,15 @@ fn supernet_and_alpha(
     (net, params)
 }
 
-/// Runs case `index` of [`CASES`] for `space` at its resolution on `device` (an inference
-/// device; the steps use its autodiff version). For a peak memory of the case alone, run each
-/// case in a fresh process (as `proxyless bench` does): memory freed by one case can stay
-/// resident in the process.
-///
-/// # Panics
-/// If `index` is not below `CASES.len()`.
+/// Runs `case` for `space` at its resolution on `device` (an inference device; the steps use
+/// its autodiff version). For a peak memory of the case alone, run each case in a fresh
+/// process (as `proxyless bench` does): memory freed by one case can stay resident in the
+/// process.
 pub fn run_case(
     space: &SearchSpace,
     device: &Device,
     settings: &BenchSettings,
-    index: usize,
+    case: BenchCase,
 ) -> CaseTimes {
     let device_ad = device.clone().autodiff();
     device_ad.seed(settings.seed);
@@ -301,11 +346,9 @@ pub fn run_case(
     let (x, y) = bench_batch(space, settings, &device_ad);
     let batch = || (x.clone(), y.clone());
     let weights = WeightsConfig::default();
-    let arch_mode = |i: usize| [ArchMode::Two, ArchMode::Full, ArchMode::FullV2][i - 2];
-    let times = match index {
-        0 | 6 => {
-            // The last case is the first without this project's kernels: their speed-up.
-            proxyless_kernels::set_enabled(index == 0);
+    let times = match case {
+        BenchCase::ChildStep | BenchCase::ChildStepBurnOnly => {
+            proxyless_kernels::set_enabled(case == BenchCase::ChildStep);
             let mut net = Some(ProxylessNet::new(&arch.to_net_spec(space), &device_ad));
             let mut optim = weights.optimizer();
             time_steps(device, settings, || {
@@ -316,7 +359,7 @@ pub fn run_case(
                 net = Some(optim.step(0.05, model, grads));
             })
         }
-        1 => {
+        BenchCase::SupernetWeightStep => {
             let mut net = Some(Supernet::new(space, &device_ad));
             let mut optim = weights.optimizer();
             time_steps(device, settings, || {
@@ -325,14 +368,13 @@ pub fn run_case(
                 net = Some(model);
             })
         }
-        2..=4 => {
+        BenchCase::ArchStep(mode) => {
             let (net, mut params) = supernet_and_alpha(space, &device_ad, &mut rng);
-            let mode = arch_mode(index);
             time_steps(device, settings, || {
                 arch_step(&net, &mut params, mode, None, batch(), &mut rng);
             })
         }
-        5 => {
+        BenchCase::Reinforce => {
             let (net, mut params) = supernet_and_alpha(space, &device_ad, &mut rng);
             let mut baseline = Baseline::new(0.99);
             time_steps(device, settings, || {
@@ -348,7 +390,6 @@ pub fn run_case(
                 );
             })
         }
-        other => panic!("no bench case {other}; there are {}", CASES.len()),
     };
     CaseTimes {
         times_ms: times,
@@ -368,7 +409,7 @@ pub struct StepPhases {
     pub optimizer_ms: f64,
 }
 
-/// Times the phases of the child network's step (case 0 of [`CASES`], the same network,
+/// Times the phases of the child network's step ([`BenchCase::ChildStep`]: the same network,
 /// batch and optimiser), each phase ending with a device sync.
 pub fn child_step_phases(
     space: &SearchSpace,
@@ -413,7 +454,35 @@ pub fn child_step_phases(
     }
 }
 
-/// The report of `space` from the measurements of every case, in [`CASES`] order.
+/// A Markdown table of the child step by phase (forward with the loss, backward, optimiser
+/// update, the whole step): ours, and PyTorch's with the ratio where given. `steps` is how
+/// many steps the medians are of.
+pub fn phase_table(ours: &StepPhases, theirs: Option<&StepPhases>, steps: usize) -> String {
+    let mut out = format!(
+        "The whole child step by phase (medians of {steps} steps):\n\n\
+         | phase | ours ms | PyTorch ms | ours / PyTorch |\n| --- | --- | --- | --- |\n"
+    );
+    let rows = |p: &StepPhases| {
+        [
+            p.forward_ms,
+            p.backward_ms,
+            p.optimizer_ms,
+            p.forward_ms + p.backward_ms + p.optimizer_ms,
+        ]
+    };
+    let names = ["forward and loss", "backward", "optimiser update", "step"];
+    let theirs = theirs.map(rows);
+    for (i, (name, ms)) in names.iter().zip(rows(ours)).enumerate() {
+        let (torch, ratio) = match theirs {
+            Some(t) => (format!("{:.1}", t[i]), format!("{:.2}", ms / t[i])),
+            None => ("-".into(), "-".into()),
+        };
+        out.push_str(&format!("| {name} | {ms:.1} | {torch} | {ratio} |\n"));
+    }
+    out
+}
+
+/// The report of `space` from the measurements of every case, in [`BenchCase::ALL`] order.
 pub fn summarize(
     space: &SearchSpace,
     device: &Device,
@@ -423,14 +492,14 @@ pub fn summarize(
     let summary = |t: &[f64]| Measurement::from_samples(t).expect("every case times a step");
     let child_ms = summary(&measured[0].times_ms).median;
     let child_peak = measured[0].peak_rss_mib;
-    let cases = CASES
+    let cases = BenchCase::ALL
         .iter()
         .zip(measured)
-        .map(|(name, m)| {
+        .map(|(case, m)| {
             let times = summary(&m.times_ms);
             let ms = times.median;
-            BenchCase {
-                name: name.to_string(),
+            CaseReport {
+                name: case.name().to_string(),
                 median_ms: ms,
                 mean_ms: times.mean,
                 images_per_second: settings.batch as f64 / (ms / 1e3),
@@ -500,9 +569,17 @@ mod tests {
     }
 
     #[test]
+    fn every_case_has_a_unique_key_that_finds_it() {
+        for case in BenchCase::ALL {
+            assert_eq!(BenchCase::from_key(case.key()), Some(case));
+        }
+        assert_eq!(BenchCase::from_key("none"), None);
+        assert_eq!(BenchCase::ALL[0], BenchCase::ChildStep);
+    }
+
+    #[test]
     fn the_child_step_splits_into_three_timed_phases() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tiny.toml");
-        let space = proxyless_space::SearchSpace::from_toml_file(&path).expect("the tiny space");
+        let space = proxyless_space::presets::load("fmnist").expect("the fmnist space");
         let settings = BenchSettings {
             batch: 4,
             warmup: 0,

@@ -1,8 +1,8 @@
-//! Progress bars of a search, with rate and ETA; hidden when quiet.
+//! Progress bars of searches, trainings and profiles, with rate and ETA; hidden when quiet.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Progress bars in one style (rate and ETA), shared by the search and the CLI.
+/// Progress bars in one style (rate and ETA), shared by the search, training and the CLI.
 pub struct Progress {
     quiet: bool,
 }

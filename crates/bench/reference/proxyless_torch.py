@@ -4,10 +4,10 @@ Written from the paper's code conventions only (no code shared with the Rust imp
 for the cross-framework tests in tests/pytorch_parity.rs:
 
     # logits of a net.config with the given weights (safetensors or a .pth state dict)
-    python3 tests/reference/proxyless_torch.py forward NET_CONFIG WEIGHTS INPUT OUTPUT
+    python3 crates/bench/reference/proxyless_torch.py forward NET_CONFIG WEIGHTS INPUT OUTPUT
     # PyTorch-initialised weights (with random BatchNorm statistics) saved as the official
     # checkpoints are, {"state_dict": ...}, plus their logits on INPUT
-    python3 tests/reference/proxyless_torch.py init NET_CONFIG SEED INPUT WEIGHTS_OUT LOGITS_OUT
+    python3 crates/bench/reference/proxyless_torch.py init NET_CONFIG SEED INPUT WEIGHTS_OUT LOGITS_OUT
 
 INPUT and the logits are safetensors files holding one tensor, "x" and "logits".
 """

@@ -18,7 +18,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::steps::{cross_entropy, weight_step};
+use proxyless_search::steps::weight_step;
+use proxyless_train::steps::cross_entropy;
 
 /// What [`compare_backends`] runs.
 #[derive(Debug, Clone)]
@@ -142,7 +143,7 @@ struct Outcome {
 /// # Example
 /// ```
 /// use burn::prelude::*;
-/// use proxyless_search::parity::{ParitySettings, compare_backends};
+/// use proxyless_bench::parity::{ParitySettings, compare_backends};
 /// use proxyless_space::SearchSpace;
 ///
 /// let space = SearchSpace::from_toml_str(
@@ -339,7 +340,7 @@ fn run_on(device: &Device, inputs: &Inputs) -> Outcome {
 
     // One SGD step (Nesterov momentum, weight decay), then inference with running statistics.
     let model = model_on(inputs, &device);
-    let mut optim = crate::config::WeightsConfig::default().optimizer();
+    let mut optim = proxyless_search::config::WeightsConfig::default().optimizer();
     let (model, _) = weight_step(
         model,
         &mut optim,

@@ -8,7 +8,7 @@ or `cuda`: then each step is timed to the GPU's end, and the peak is CUDA memory
 Prints one JSON object: the step times, their median and mean, the peak memory, and the
 medians of the step's phases (forward with the loss, backward, optimiser update).
 
-    python3 tests/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS [DEVICE]
+    python3 crates/bench/reference/bench_torch.py NET_CONFIG CHANNELS RESOLUTION BATCH WARMUP STEPS THREADS [DEVICE]
 """
 import json
 import resource

@@ -1,7 +1,7 @@
 //! Where a training step's time goes: every convolution layer of one network (convolution,
 //! BatchNorm in training mode, optional ReLU6), timed forward and forward plus backward on an
 //! autodiff device, as the step runs it. The same list, as JSON, lets another framework time
-//! the same layers (`tests/reference/ops_torch.py`).
+//! the same layers (`reference/ops_torch.py`, run by [`crate::pytorch`]).
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use burn::tensor::Distribution;
 use proxyless_nn::ConvBnActConfig;
 use proxyless_space::{BlockOp, NetSpec};
 
-use crate::Measurement;
+use proxyless_profiler::Measurement;
 
 /// One convolution layer of a network, by its shapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +186,72 @@ pub fn time_layer(
     }
 }
 
+/// Forward, forward+backward and convolution-only forward+backward times of one layer (ms).
+pub type LayerMs = [f64; 3];
+
+impl LayerTiming {
+    /// The medians, in [`LayerMs`] order.
+    pub fn medians(&self) -> LayerMs {
+        [
+            self.forward.median,
+            self.forward_backward.median,
+            self.conv_forward_backward.median,
+        ]
+    }
+}
+
+/// A Markdown table of layer times summed by kind of layer (in order of first appearance)
+/// and over all layers: ours, and PyTorch's where given (`theirs`, one row per layer), with
+/// the ratio of the forward+backward sums. `title` opens the table.
+pub fn layer_table(
+    title: &str,
+    layers: &[LayerShape],
+    ours: &[LayerMs],
+    theirs: Option<&[LayerMs]>,
+) -> String {
+    let mut kinds: Vec<(&str, usize, [f64; 6])> = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let t = theirs.map_or([f64::NAN; 3], |v| v[i]);
+        let o = ours[i];
+        let row = [o[0], o[1], o[2], t[0], t[1], t[2]];
+        match kinds.iter_mut().find(|(k, _, _)| *k == layer.kind) {
+            Some((_, n, sums)) => {
+                *n += 1;
+                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            None => kinds.push((&layer.kind, 1, row)),
+        }
+    }
+    let total = kinds.iter().fold([0.0; 6], |mut acc, (_, _, s)| {
+        acc.iter_mut().zip(s).for_each(|(a, v)| *a += v);
+        acc
+    });
+    let mut out = format!(
+        "{title}\n\n\
+         | layers | count | forward ms | forward+backward ms | of which convolution | PyTorch forward ms | PyTorch forward+backward ms | of which convolution | ours / PyTorch (forward+backward) |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    );
+    let cell = |v: f64| {
+        if v.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    for (kind, n, s) in kinds
+        .iter()
+        .chain(std::iter::once(&("all", layers.len(), total)))
+    {
+        let cells: Vec<String> = s.iter().map(|&v| cell(v)).collect();
+        out.push_str(&format!(
+            "| {kind} | {n} | {} | {} |\n",
+            cells.join(" | "),
+            cell(s[1] / s[4]),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +285,37 @@ mod tests {
         let device = Device::default();
         let t = time_layer(&layers[3], 2, &device, 0, 1);
         assert!(t.forward.mean > 0.0 && t.forward_backward.mean > 0.0);
+    }
+
+    #[test]
+    fn the_layer_table_sums_by_kind_and_divides_the_sums() {
+        let layer = |kind: &str| LayerShape {
+            name: kind.into(),
+            kind: kind.into(),
+            in_channels: 1,
+            out_channels: 1,
+            kernel: 1,
+            stride: 1,
+            groups: 1,
+            activation: true,
+            side: 1,
+        };
+        let layers = [layer("a"), layer("b"), layer("a")];
+        let ours = [[1.0, 2.0, 1.0], [3.0, 4.0, 2.0], [5.0, 6.0, 3.0]];
+        let theirs = [[1.0, 1.0, 1.0], [1.0, 2.0, 1.0], [1.0, 3.0, 1.0]];
+        let table = layer_table("t", &layers, &ours, Some(&theirs));
+        assert!(
+            table.contains("| a | 2 | 6.00 | 8.00 | 4.00 | 2.00 | 4.00 | 2.00 | 2.00 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| all | 3 | 9.00 | 12.00 | 6.00 | 3.00 | 6.00 | 3.00 | 2.00 |"),
+            "{table}"
+        );
+        let alone = layer_table("t", &layers, &ours, None);
+        assert!(
+            alone.contains("| b | 1 | 3.00 | 4.00 | 2.00 | - | - | - | - |"),
+            "{alone}"
+        );
     }
 }

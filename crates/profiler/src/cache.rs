@@ -5,14 +5,27 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use proxyless_latency::LatencyTable;
-use proxyless_profiler::{
-    ProfileSettings, TableOrigin, backend_label, machine_meta, profile_table,
-};
 use proxyless_space::SearchSpace;
 use tracing::info;
 
-use crate::error::{Error, Result};
-use proxyless_train::files::write_atomic;
+use crate::machine::{backend_label, machine_meta};
+use crate::timing::{ProfileSettings, TableOrigin, profile_table};
+
+/// Why a cached table could not be read or a new one written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The cached table is malformed.
+    #[error(transparent)]
+    Table(#[from] proxyless_latency::Error),
+    /// The new table could not be written into the cache.
+    #[error("{}: cannot write the measured latency table: {source}", path.display())]
+    Write {
+        /// The cache file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
 
 /// Where measured tables are cached: `$PROXYLESS_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/proxyless`, else `~/.cache/proxyless`.
@@ -43,7 +56,7 @@ pub fn measured_table(
     device: &Device,
     batch: usize,
     cache: Option<&std::path::Path>,
-) -> Result<LatencyTable> {
+) -> Result<LatencyTable, CacheError> {
     let origin = TableOrigin::new(backend_label(device));
     let threads = machine_meta()
         .into_iter()
@@ -82,6 +95,11 @@ pub fn measured_table(
         &path.display().to_string(),
         |_, _, _| {},
     );
-    write_atomic(&path, table.to_yaml().as_bytes()).map_err(|e| Error::file(&path, e))?;
+    proxyless_plumbing::write_atomic(&path, table.to_yaml().as_bytes()).map_err(|source| {
+        CacheError::Write {
+            path: path.clone(),
+            source,
+        }
+    })?;
     Ok(table)
 }

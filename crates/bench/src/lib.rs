@@ -1,0 +1,21 @@
+//! What a search step costs and whether backends agree, measured: the benchmarks and checks
+//! behind `proxyless bench` and `proxyless parity`, on any Burn device.
+//!
+//! - [`steps`]: the child network's training step, the supernet's weight step, the
+//!   architecture step in each mode and REINFORCE ([`BenchCase`]), timed on one batch with
+//!   peak memory, as ratios to the child's step; the child step split into phases;
+//! - [`layers`]: every convolution layer of one network timed forward and backward, summed by
+//!   kind of layer;
+//! - [`pytorch`]: the same step and layers timed by PyTorch on the same machine, from the
+//!   reference scripts embedded in this crate;
+//! - [`parity`]: the same supernet, batch and paths on two devices, and how far apart their
+//!   logits, gradients and updates end up.
+
+mod error;
+pub mod layers;
+pub mod parity;
+pub mod pytorch;
+pub mod steps;
+
+pub use error::{Error, Result};
+pub use steps::{BenchCase, BenchReport, BenchSettings, CaseTimes, PytorchStep};

@@ -1,0 +1,162 @@
+//! The PyTorch peer: the same child network's training step and the same layers timed by
+//! PyTorch on this machine, from reference scripts embedded in this crate (`reference/`), so
+//! that every speed claim is a ratio measured in one run.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::layers::{LayerMs, LayerShape};
+use crate::steps::{BenchSettings, PytorchStep};
+
+/// An independent PyTorch implementation of ProxylessNAS networks built from a `net.config`
+/// (the official `ProxylessNASNets` layout), which the other scripts import.
+pub const NET_SCRIPT: &str = include_str!("../reference/proxyless_torch.py");
+/// Times a network's training step (`bench_torch.py`).
+const STEP_SCRIPT: &str = include_str!("../reference/bench_torch.py");
+/// Times single layers (`ops_torch.py`).
+const LAYERS_SCRIPT: &str = include_str!("../reference/ops_torch.py");
+
+/// The threads PyTorch is given: as many as this machine has cores, as ours use.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Times the training step of the network in `net_config` (a file) in PyTorch with `python`:
+/// input `channels` × `resolution`², the batch, warm-up and steps of `settings`, on CUDA when
+/// `cuda`.
+pub fn pytorch_step(
+    python: &str,
+    net_config: &Path,
+    channels: usize,
+    resolution: usize,
+    settings: &BenchSettings,
+    cuda: bool,
+) -> Result<PytorchStep> {
+    let scripts = scripts_dir(&[
+        ("proxyless_torch.py", NET_SCRIPT),
+        ("bench_torch.py", STEP_SCRIPT),
+    ])?;
+    let mut command = Command::new(python);
+    command
+        .arg(scripts.path().join("bench_torch.py"))
+        .arg(net_config)
+        .args(
+            [
+                channels,
+                resolution,
+                settings.batch,
+                settings.warmup,
+                settings.steps,
+                threads(),
+            ]
+            .map(|v| v.to_string()),
+        )
+        .arg(if cuda { "cuda" } else { "cpu" });
+    run_json(python, "bench_torch.py", command, None)
+}
+
+/// Times `layers` in PyTorch with `python` (the batch and warm-up of `settings`, `runs` timed
+/// runs each): PyTorch's version, and per layer the medians in [`LayerMs`] order.
+pub fn pytorch_layers(
+    python: &str,
+    layers: &[LayerShape],
+    settings: &BenchSettings,
+    runs: usize,
+) -> Result<(String, Vec<LayerMs>)> {
+    let scripts = scripts_dir(&[("ops_torch.py", LAYERS_SCRIPT)])?;
+    let input = serde_json::Value::Array(
+        layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name, "in_channels": l.in_channels,
+                    "out_channels": l.out_channels, "kernel": l.kernel, "stride": l.stride,
+                    "groups": l.groups, "activation": l.activation, "side": l.side,
+                })
+            })
+            .collect(),
+    );
+    let mut command = Command::new(python);
+    command
+        .arg(scripts.path().join("ops_torch.py"))
+        .args([settings.batch, settings.warmup, runs, threads()].map(|v| v.to_string()));
+    let value: serde_json::Value =
+        run_json(python, "ops_torch.py", command, Some(input.to_string()))?;
+    let bad = |message: &str| Error::reference("ops_torch.py", message);
+    let times = value["layers"]
+        .as_array()
+        .ok_or_else(|| bad("no layers in its output"))?
+        .iter()
+        .map(|l| {
+            [
+                "forward_ms",
+                "forward_backward_ms",
+                "conv_forward_backward_ms",
+            ]
+            .map(|k| l[k].as_f64().unwrap_or(f64::NAN))
+        })
+        .collect::<Vec<_>>();
+    if times.len() != layers.len() {
+        return Err(bad(&format!(
+            "timed {} layers, not {}",
+            times.len(),
+            layers.len()
+        )));
+    }
+    let version = value["torch"].as_str().unwrap_or("?").to_string();
+    Ok((version, times))
+}
+
+/// A temporary directory holding `scripts` (name, text).
+fn scripts_dir(scripts: &[(&str, &str)]) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir().map_err(|e| Error::reference("scripts", e.to_string()))?;
+    for (name, text) in scripts {
+        std::fs::write(dir.path().join(name), text)
+            .map_err(|e| Error::reference(name, e.to_string()))?;
+    }
+    Ok(dir)
+}
+
+/// Runs `command` (the script `script` under `python`), feeding `input` to its standard input,
+/// and parses what it prints as JSON.
+fn run_json<T: DeserializeOwned>(
+    python: &str,
+    script: &str,
+    mut command: Command,
+    input: Option<String>,
+) -> Result<T> {
+    let failed = |message: String| Error::reference(script, message);
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run {python}: {e}")))?;
+    {
+        let mut stdin = child.stdin.take().expect("standard input is piped");
+        if let Some(text) = input {
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|e| failed(format!("cannot write its input: {e}")))?;
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| failed(format!("{python} did not finish: {e}")))?;
+    if !output.status.success() {
+        return Err(failed(format!(
+            "failed (needs `{python} -m pip install torch safetensors`): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        failed(format!(
+            "printed no measurement ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        ))
+    })
+}

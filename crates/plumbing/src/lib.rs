@@ -1,0 +1,9 @@
+//! Run plumbing shared by the search, training, export and study crates, with no tensor in
+//! sight: [`files`] that are never half-written (atomic writes, JSON lines, run and
+//! checkpoint directories) and [`progress`] bars with rate and ETA.
+
+pub mod files;
+pub mod progress;
+
+pub use files::{append_json_line, write_atomic};
+pub use progress::Progress;
