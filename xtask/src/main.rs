@@ -29,7 +29,16 @@ mod tables;
 mod test;
 mod tidy;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The repository's root directory (where the workspace's `Cargo.toml` is).
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the repository root")
+        .to_path_buf()
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,7 +71,10 @@ usage: cargo xtask <command> [options]
   test [--cpu-only] [--no-compile-check] [cargo test args]
                              run the tests on the flex, ndarray and wgpu backends (wgpu on a
                              software Vulkan driver without a GPU; --cpu-only leaves it out),
-                             then compile the vulkan, cuda and tch backends (cargo check)
+                             then build and run tests/embed (a Burn project outside the
+                             workspace that searches its own model with proxyless-supernet),
+                             package the library crates, and compile the vulkan, cuda and
+                             tch backends (cargo check)
   tidy                       check the architecture invariants
   gpu-check [--package-only] [--out DIR] [--features LIST]... [--libtorch DIR]
                              build proxyless with GPU backends (one binary per --features,

@@ -34,10 +34,50 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["test", "--workspace", "--features", features];
     args.extend(rest);
     cargo::run(&args, &envs)?;
+    embedding_project()?;
+    library_packages()?;
     if compile_check {
         check_other_backends(has_torch)?;
     }
     Ok(())
+}
+
+/// The embedding promise: `tests/embed`, a Burn project outside the workspace that depends on
+/// `proxyless-space` and `proxyless-supernet` by path, builds (in `target/embed`, with only
+/// Burn's Flex backend) and searches its own model; it fails when the search did not learn.
+fn embedding_project() -> Result<(), String> {
+    let root = crate::repo_root();
+    let manifest = root.join("tests/embed/Cargo.toml");
+    let target = root.join("target/embed");
+    cargo::run(
+        &[
+            "run",
+            "--locked",
+            "--manifest-path",
+            &manifest.display().to_string(),
+        ],
+        &[("CARGO_TARGET_DIR", target.display().to_string())],
+    )
+}
+
+/// The library crates package (`cargo package`): every file a crate embeds lies inside it.
+/// Unverified here (a verified package builds Burn again); `cargo package --workspace
+/// --exclude proxyless-tests --exclude xtask` verifies.
+fn library_packages() -> Result<(), String> {
+    cargo::run(
+        &[
+            "package",
+            "--workspace",
+            "--exclude",
+            "proxyless-tests",
+            "--exclude",
+            "xtask",
+            "--no-verify",
+            "--allow-dirty",
+            "--quiet",
+        ],
+        &[],
+    )
 }
 
 /// `cargo check` of the binary with the backends the tests cannot run here, in a target

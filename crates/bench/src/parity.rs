@@ -18,8 +18,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use proxyless_search::steps::weight_step;
-use proxyless_train::steps::cross_entropy;
+use proxyless_nn::step::cross_entropy;
+use proxyless_supernet::steps::weight_step;
 
 /// What [`compare_backends`] runs.
 #[derive(Debug, Clone)]

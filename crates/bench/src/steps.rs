@@ -17,9 +17,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
+use proxyless_nn::step::cross_entropy;
 use proxyless_search::config::WeightsConfig;
-use proxyless_search::steps::{arch_step, reinforce_step, weight_step};
-use proxyless_train::steps::cross_entropy;
+use proxyless_supernet::steps::{arch_step, reinforce_step, weight_step};
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

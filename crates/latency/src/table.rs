@@ -50,7 +50,7 @@ impl LatencyTable {
     /// ImageNet space at 224x224, batch 1).
     pub fn named(name: &str) -> Result<Self> {
         let text = match name {
-            "pixel1" => include_str!("../../../configs/latency/pixel1.yaml"),
+            "pixel1" => include_str!("../tables/pixel1.yaml"),
             _ => {
                 return Err(Error::Invalid {
                     origin: "arguments".into(),

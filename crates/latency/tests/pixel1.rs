@@ -16,7 +16,7 @@ struct Entry {
 
 #[test]
 fn prediction_is_the_sum_of_the_published_entries() {
-    let yaml = include_str!("../../../configs/latency/pixel1.yaml");
+    let yaml = include_str!("../tables/pixel1.yaml");
     let published: BTreeMap<String, Entry> = serde_yaml::from_str(yaml).unwrap();
     let space = presets::load("imagenet").unwrap();
     let table = CostModel::Table(LatencyTable::named("pixel1").unwrap());

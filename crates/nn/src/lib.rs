@@ -6,7 +6,8 @@
 //! - [`ConvBnAct`]: convolution, BatchNorm and optional ReLU6 (the paper's `ConvLayer`);
 //! - [`MbConv`]: the inverted-residual convolution (`MBInvertedConvLayer`);
 //! - [`MobileInvertedBlock`]: an MBConv or a skip, with an optional identity shortcut;
-//! - [`ProxylessNet`]: a whole child network built from a [`NetSpec`](proxyless_space::NetSpec).
+//! - [`ProxylessNet`]: a whole child network built from a [`NetSpec`](proxyless_space::NetSpec);
+//! - [`step`]: one optimiser step on a classification loss, shared by training and search.
 //!
 //! Initialisation follows the paper's code (`he_fout`): convolution weights are drawn from
 //! N(0, 2 / (k·k·out_channels)), BatchNorm starts at γ = 1, β = 0, the classifier's weights
@@ -30,6 +31,7 @@ mod conv_bn_act;
 mod mbconv;
 mod net;
 mod params;
+pub mod step;
 
 pub use block::MobileInvertedBlock;
 pub use conv_bn_act::{ConvBnAct, ConvBnActConfig};

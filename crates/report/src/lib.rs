@@ -18,12 +18,14 @@
 //! ```
 
 pub mod charts;
+mod error;
 mod network;
 mod png;
 mod run;
 mod svg;
 
+pub use error::Error;
 pub use network::draw_network;
 pub use png::svg_to_png;
-pub use run::write_run_report;
+pub use run::{report, write_run_report};
 pub use svg::escape;

@@ -6,77 +6,66 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_rundir::{MetricLine, RunFiles, RunRecord, RunTarget};
 use proxyless_space::{Architecture, SearchSpace};
-use serde_json::Value;
 
 use crate::charts::{HeatBlock, Series, bar_chart, heat_map, line_chart};
 use crate::draw_network;
+use crate::error::Error;
 use crate::svg::escape;
-
-/// Reads a file of the run, naming it in the error.
-fn read(path: &Path) -> Result<String, String> {
-    fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The JSON lines of a file (blank lines skipped), naming file and line in errors.
-fn json_lines(path: &Path) -> Result<Vec<Value>, String> {
-    read(path)?
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
-        })
-        .collect()
-}
-
-fn number(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
 
 /// Writes `RUN/report/index.html` and its pictures for the run directory `run` (as the search
 /// driver writes it) and returns the page's path. The previous report is replaced only once
 /// the new one is complete.
 ///
 /// # Errors
-/// A missing or malformed file of the run, named in the message.
-pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
-    let space = SearchSpace::from_toml_file(run.join("space.toml")).map_err(|e| e.to_string())?;
-    let config_text = read(&run.join("config.toml"))?;
-    let config: toml::Table = config_text
-        .parse()
-        .map_err(|e| format!("{}: {e}", run.join("config.toml").display()))?;
-    let metrics = json_lines(&run.join("metrics.jsonl"))?;
-    let alphas = json_lines(&run.join("alpha.jsonl"))?;
-    let kind = |k: &'static str| metrics.iter().filter(move |m| m["kind"] == k);
+/// A missing or malformed file of the run, or a latency table of its cost that cannot be
+/// read, named in the message.
+pub fn write_run_report(run: &Path) -> Result<PathBuf, Error> {
+    report(&RunRecord::read(run)?)
+}
 
-    // The architecture: the final one, else the last epoch's.
-    let final_text = fs::read_to_string(run.join("final/architecture.txt")).ok();
-    let arch_text = match final_text {
-        Some(t) => t.trim().to_string(),
-        None => kind("epoch")
-            .filter_map(|m| m["architecture"].as_str())
-            .next_back()
-            .ok_or_else(|| format!("{}: no architecture yet (no epoch finished)", run.display()))?
-            .to_string(),
-    };
-    let arch = Architecture::parse(&arch_text, &space, "the run's architecture")
-        .map_err(|e| e.to_string())?;
+/// Writes the report of a run already read.
+pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
+    let root = run.files.root();
+    let space_origin = run.files.space().display().to_string();
+    let space = SearchSpace::from_toml_str(&run.space_text, &space_origin).map_err(|source| {
+        Error::Space {
+            origin: space_origin.clone(),
+            source,
+        }
+    })?;
+    let arch_text = run
+        .architecture()
+        .ok_or_else(|| Error::NoArchitecture {
+            run: root.to_path_buf(),
+        })?
+        .to_string();
+    let arch =
+        Architecture::parse(&arch_text, &space, "the run's architecture").map_err(|source| {
+            Error::Space {
+                origin: "the run's architecture".into(),
+                source,
+            }
+        })?;
     let net = arch.to_net_spec(&space);
     let resolution = space.input.resolution;
     let mut pictures: Vec<(&str, &str, String)> = Vec::new();
     pictures.push((
         "architecture.svg",
         "The derived architecture",
-        draw_network(&net, resolution, &format!("{}: {arch_text}", space.name))?,
+        draw_network(&net, resolution, &format!("{}: {arch_text}", space.name)).map_err(
+            |message| Error::Draw {
+                what: "the architecture".into(),
+                message,
+            },
+        )?,
     ));
 
     // Candidate probabilities over the epochs.
     let blocks = space.choice_blocks();
-    let columns: Vec<String> = alphas
-        .iter()
-        .map(|a| format!("ep {}", a["epoch"].as_u64().unwrap_or(0)))
-        .collect();
+    let alphas = &run.alphas;
+    let columns: Vec<String> = alphas.iter().map(|a| format!("ep {}", a.epoch)).collect();
     let heat: Vec<HeatBlock> = blocks
         .iter()
         .enumerate()
@@ -87,7 +76,13 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
                 .map(|j| {
                     alphas
                         .iter()
-                        .map(|a| a["probs"][b][j].as_f64().unwrap_or(0.0))
+                        .map(|a| {
+                            a.probs
+                                .get(b)
+                                .and_then(|p| p.get(j))
+                                .copied()
+                                .unwrap_or(0.0)
+                        })
                         .collect()
                 })
                 .collect(),
@@ -104,20 +99,36 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
         name: name.into(),
         points,
     };
-    let steps: Vec<&Value> = kind("step").collect();
-    let at_step = |key: &str| -> Vec<(f64, f64)> {
-        steps
-            .iter()
-            .filter_map(|m| Some((number(m, "step")?, number(m, key)?)))
-            .collect()
-    };
-    let epochs: Vec<&Value> = kind("epoch").collect();
-    let at_epoch = |key: &str| -> Vec<(f64, f64)> {
-        epochs
-            .iter()
-            .filter_map(|m| Some((number(m, "epoch")?, number(m, key)?)))
-            .collect()
-    };
+    let mut loss = Vec::new();
+    let mut accuracy = Vec::new();
+    let mut entropy = Vec::new();
+    let mut holdout = Vec::new();
+    let mut updates = Vec::new();
+    for m in &run.metrics {
+        match m {
+            MetricLine::Step {
+                step,
+                loss: l,
+                accuracy: a,
+                entropy: h,
+                ..
+            } => {
+                loss.push((*step as f64, *l));
+                accuracy.push((*step as f64, *a));
+                entropy.push((*step as f64, *h));
+            }
+            MetricLine::Epoch {
+                epoch,
+                holdout_accuracy,
+                ..
+            } => holdout.push((*epoch as f64, *holdout_accuracy)),
+            MetricLine::Arch {
+                expected_cost: Some(c),
+                ..
+            } => updates.push((updates.len() as f64, *c)),
+            _ => {}
+        }
+    }
     pictures.push((
         "loss.svg",
         "Training loss (label-smoothed cross-entropy, sampled paths)",
@@ -125,7 +136,7 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
             "Loss",
             "weight step",
             "loss",
-            &[series("train", at_step("loss"))],
+            &[series("train", loss)],
             None,
         ),
     ));
@@ -136,7 +147,7 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
             "Training accuracy",
             "weight step",
             "accuracy",
-            &[series("train", at_step("accuracy"))],
+            &[series("train", accuracy)],
             None,
         ),
     ));
@@ -147,7 +158,7 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
             "Held-out accuracy",
             "epoch",
             "accuracy",
-            &[series("held-out", at_epoch("holdout_accuracy"))],
+            &[series("held-out", holdout)],
             None,
         ),
     ));
@@ -158,26 +169,15 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
             "Entropy",
             "weight step",
             "nats",
-            &[series("mean entropy", at_step("entropy"))],
+            &[series("mean entropy", entropy)],
             None,
         ),
     ));
-    let target = config.get("target").and_then(|t| t.as_table());
-    let cost_name = target
-        .and_then(|t| t.get("cost"))
-        .and_then(|c| c.as_str())
-        .unwrap_or("none")
-        .to_string();
-    let reference = target
-        .and_then(|t| t.get("reference"))
-        .and_then(|r| r.as_float().or_else(|| r.as_integer().map(|i| i as f64)));
-    let model = cost_model(run, &cost_name);
+    let RunTarget { cost, reference } = &run.target;
+    let cost_name = cost.as_str();
+    let model = cost_model(run)?;
     let unit = model.unit();
     if cost_name != "none" {
-        let updates: Vec<(f64, f64)> = kind("arch")
-            .enumerate()
-            .filter_map(|(i, m)| Some((i as f64, number(m, "expected_cost")?)))
-            .collect();
         pictures.push((
             "cost.svg",
             "Expected cost E[cost] under p after each architecture update, and the target",
@@ -192,7 +192,13 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
     }
 
     // The derived architecture's cost, block by block.
-    if let Ok(costs) = model.candidate_costs(&space) {
+    {
+        let costs = model
+            .candidate_costs(&space)
+            .map_err(|source| Error::Table {
+                table: cost_name.to_string(),
+                source,
+            })?;
         let mut bars = vec![("fixed layers".to_string(), costs.fixed)];
         for ((block, choice), row) in blocks.iter().zip(arch.choices()).zip(&costs.blocks) {
             let j = block
@@ -209,27 +215,48 @@ pub fn write_run_report(run: &Path) -> Result<PathBuf, String> {
         ));
     }
 
-    let html = page(run, &space, &arch_text, &epochs, &pictures, &config_text);
-    publish(run, &html, &pictures)
+    let epochs: Vec<&MetricLine> = run
+        .metrics
+        .iter()
+        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
+        .collect();
+    let html = page(
+        root,
+        &space,
+        &arch_text,
+        &epochs,
+        &pictures,
+        &run.config_text,
+    );
+    publish(&run.files, &html, &pictures)
 }
 
-/// The cost model of the run: its table (the run's own copy for measured tables), else MACs.
-fn cost_model(run: &Path, cost: &str) -> CostModel {
+/// The cost model of the run: its latency table (the run's own copy for a measured one), MACs
+/// for `macs` and `none`. A table that cannot be read is an error, never MACs in its place.
+fn cost_model(run: &RunRecord) -> Result<CostModel, Error> {
+    let cost = run.target.cost.as_str();
     let table = if cost.starts_with("measured") {
-        LatencyTable::from_yaml_file(run.join("latency-table.yaml")).ok()
+        let path = run.files.latency_table();
+        LatencyTable::from_yaml_file(&path).map_err(|source| Error::Table {
+            table: path.display().to_string(),
+            source,
+        })?
     } else if cost != "macs" && cost != "none" {
-        LatencyTable::resolve(cost).ok()
+        LatencyTable::resolve(cost).map_err(|source| Error::Table {
+            table: cost.to_string(),
+            source,
+        })?
     } else {
-        None
+        return Ok(CostModel::Macs);
     };
-    table.map_or(CostModel::Macs, CostModel::Table)
+    Ok(CostModel::Table(table))
 }
 
 fn page(
     run: &Path,
     space: &SearchSpace,
     arch: &str,
-    epochs: &[&Value],
+    epochs: &[&MetricLine],
     pictures: &[(&str, &str, String)],
     config: &str,
 ) -> String {
@@ -256,18 +283,28 @@ fn page(
         "<table><tr><th>epoch</th><th>held-out accuracy</th><th>entropy</th>\
          <th>derived cost</th><th>expected cost</th><th>seconds</th><th>architecture</th></tr>\n",
     );
-    let cell = |v: &Value, k: &str| number(v, k).map_or("-".into(), |x| format!("{x:.4}"));
+    let cell = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.4}"));
     for e in epochs {
+        let MetricLine::Epoch {
+            epoch,
+            holdout_accuracy,
+            entropy,
+            expected_cost,
+            derived_cost,
+            architecture,
+            seconds,
+        } = e
+        else {
+            continue;
+        };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            e["epoch"].as_u64().map_or("-".into(), |n| n.to_string()),
-            cell(e, "holdout_accuracy"),
-            cell(e, "entropy"),
-            cell(e, "derived_cost"),
-            cell(e, "expected_cost"),
-            number(e, "seconds").map_or("-".into(), |x| format!("{x:.1}")),
-            escape(e["architecture"].as_str().unwrap_or("-"))
+            "<tr><td>{epoch}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{seconds:.1}</td><td><code>{}</code></td></tr>",
+            cell(Some(*holdout_accuracy)),
+            cell(Some(*entropy)),
+            cell(*derived_cost),
+            cell(*expected_cost),
+            escape(architecture)
         );
     }
     html.push_str("</table>\n");
@@ -298,10 +335,17 @@ fn page(
 }
 
 /// Writes the page and pictures into a fresh directory, then swaps it in for `RUN/report`.
-fn publish(run: &Path, html: &str, pictures: &[(&str, &str, String)]) -> Result<PathBuf, String> {
-    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-    let fresh = run.join(".report.tmp");
-    let target = run.join("report");
+fn publish(
+    files: &RunFiles,
+    html: &str,
+    pictures: &[(&str, &str, String)],
+) -> Result<PathBuf, Error> {
+    let io = |p: &Path, source: std::io::Error| Error::Write {
+        path: p.to_path_buf(),
+        source,
+    };
+    let fresh = files.root().join(".report.tmp");
+    let target = files.report_dir();
     if fresh.exists() {
         fs::remove_dir_all(&fresh).map_err(|e| io(&fresh, e))?;
     }

@@ -13,12 +13,13 @@ use burn::optim::SgdConfig;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use proxyless_data::{Loader, Normalize, synthetic};
-use proxyless_search::steps::{arch_step, batch_tensors, evaluate, weight_step};
 use proxyless_space::CandidateCosts;
 use proxyless_supernet::gradient::CostLoss;
+use proxyless_supernet::steps::{arch_step, evaluate, weight_step};
 use proxyless_supernet::{
     AdamSettings, ArchMode, ArchParams, Candidate, ChoiceBlock, Paths, Searchable,
 };
+use proxyless_train::steps::batch_tensors;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

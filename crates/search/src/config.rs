@@ -361,7 +361,7 @@ impl Default for ReinforceConfig {
 
 /// The default search: the `fmnist` space on Fashion-MNIST, sized to finish in minutes on a
 /// 2-core CPU.
-pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/search/fmnist.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../presets/fmnist.toml");
 
 impl SearchConfig {
     /// Parses a configuration; `origin` names its source in errors.

@@ -10,20 +10,21 @@ use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::draw_network;
+use proxyless_rundir::{AlphaLine, MetricLine, Summary};
 use proxyless_space::{Architecture, CandidateCosts, NetSpec, SearchSpace, presets};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
 use proxyless_supernet::{ArchParams, Searchable, Supernet};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
 use crate::run_dir::{RunDir, SearchState};
-use crate::steps::{arch_step, batch_tensors, evaluate, reinforce_step, weight_step};
 use proxyless_plumbing::progress::Progress;
+use proxyless_supernet::steps::{arch_step, evaluate, reinforce_step, weight_step};
+use proxyless_train::steps::batch_tensors;
 
 /// What a finished search found.
 #[derive(Debug, Clone)]
@@ -239,10 +240,11 @@ impl Search {
         config.validate("config")?;
         let p = Prepared::new(&config, "config", device)?;
         let run = RunDir::create(out)?;
-        run.write("config.toml", config.to_toml_string().as_bytes())?;
-        run.write("space.toml", p.space.to_toml_string().as_bytes())?;
+        let files = run.files();
+        files.write(&files.config(), config.to_toml_string().as_bytes())?;
+        files.write(&files.space(), p.space.to_toml_string().as_bytes())?;
         if let Some(table) = &p.measured {
-            run.write("latency-table.yaml", table.to_yaml().as_bytes())?;
+            files.write(&files.latency_table(), table.to_yaml().as_bytes())?;
         }
         let state = fresh_state(&config, &p.model);
         info!(run = %out.display(), space = %p.space.name, "search created");
@@ -281,8 +283,7 @@ impl Search {
                 (fresh, optim, state)
             }
         };
-        run.truncate_lines("metrics.jsonl", state.epochs_done)?;
-        run.truncate_lines("alpha.jsonl", state.epochs_done)?;
+        run.files().truncate_to_epochs(state.epochs_done)?;
         info!(run = %dir.display(), epochs_done = state.epochs_done, "search resumed");
         Ok(Self {
             config,
@@ -399,12 +400,14 @@ impl Search {
                 }
             }
             if (i + 1) % log_every == 0 {
-                let line = json!({
-                    "kind": "step", "epoch": epoch, "step": self.state.weight_steps,
-                    "lr": lr, "loss": loss_sum / seen as f64, "accuracy": right as f64 / seen as f64,
-                    "entropy": self.state.arch.mean_entropy(),
-                });
-                self.run.append_line("metrics.jsonl", &line)?;
+                self.run.files().append_metric(&MetricLine::Step {
+                    epoch,
+                    step: self.state.weight_steps,
+                    lr,
+                    loss: loss_sum / seen as f64,
+                    accuracy: right as f64 / seen as f64,
+                    entropy: self.state.arch.mean_entropy(),
+                })?;
                 bar.set_message(format!(
                     "loss {:.3} acc {:.3} H {:.3}",
                     loss_sum / seen as f64,
@@ -415,11 +418,12 @@ impl Search {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let line = json!({
-            "kind": "train", "epoch": epoch, "phase": if warm { "warmup" } else { "search" },
-            "loss": loss_sum / seen.max(1) as f64, "accuracy": right as f64 / seen.max(1) as f64,
-        });
-        self.run.append_line("metrics.jsonl", &line)
+        Ok(self.run.files().append_metric(&MetricLine::Train {
+            epoch,
+            phase: if warm { "warmup" } else { "search" }.into(),
+            loss: loss_sum / seen.max(1) as f64,
+            accuracy: right as f64 / seen.max(1) as f64,
+        })?)
     }
 
     fn arch_update(
@@ -463,9 +467,14 @@ impl Search {
                     self.state.cost_weight =
                         (self.state.cost_weight + target.dual_lr * violation).max(0.0);
                 }
-                json!({"kind": "arch", "epoch": epoch, "update": self.state.arch_updates,
-                       "ce": stats.ce, "expected_cost": stats.cost, "loss": stats.loss,
-                       "cost_weight": target.is_constraint().then_some(self.state.cost_weight)})
+                MetricLine::Arch {
+                    epoch,
+                    update: self.state.arch_updates,
+                    ce: stats.ce,
+                    expected_cost: stats.cost,
+                    loss: stats.loss,
+                    cost_weight: target.is_constraint().then_some(self.state.cost_weight),
+                }
             }
             ArchAlgorithm::Reinforce => {
                 let reference = self.config.target.reference;
@@ -481,13 +490,17 @@ impl Search {
                     tensors,
                     rng,
                 );
-                json!({"kind": "reinforce", "epoch": epoch, "update": self.state.arch_updates,
-                       "mean_reward": stats.mean_reward, "baseline": stats.baseline,
-                       "mean_accuracy": stats.mean_accuracy})
+                MetricLine::Reinforce {
+                    epoch,
+                    update: self.state.arch_updates,
+                    mean_reward: stats.mean_reward,
+                    baseline: stats.baseline,
+                    mean_accuracy: stats.mean_accuracy,
+                }
             }
         };
         self.state.arch_updates += 1;
-        self.run.append_line("metrics.jsonl", &line)
+        Ok(self.run.files().append_metric(&line)?)
     }
 
     /// The derived architecture: the argmax of every block or, in `constraint` mode, the most
@@ -555,15 +568,22 @@ impl Search {
             ),
             None => (None, None),
         };
-        let line = json!({
-            "kind": "epoch", "epoch": epoch, "holdout_accuracy": accuracy,
-            "entropy": self.state.arch.mean_entropy(), "expected_cost": expected,
-            "derived_cost": derived, "architecture": text, "seconds": seconds,
-        });
-        self.run.append_line("metrics.jsonl", &line)?;
-        let alpha = json!({"epoch": epoch, "alpha": self.state.arch.alpha(), "probs": self.state.arch.probs(),
-                           "entropy": self.state.arch.entropy()});
-        self.run.append_line("alpha.jsonl", &alpha)?;
+        let files = self.run.files();
+        files.append_metric(&MetricLine::Epoch {
+            epoch,
+            holdout_accuracy: accuracy,
+            entropy: self.state.arch.mean_entropy(),
+            expected_cost: expected,
+            derived_cost: derived,
+            architecture: text.clone(),
+            seconds,
+        })?;
+        files.append_alpha(&AlphaLine {
+            epoch,
+            alpha: self.state.arch.alpha().to_vec(),
+            probs: self.state.arch.probs(),
+            entropy: self.state.arch.entropy(),
+        })?;
         self.run.save_checkpoint(
             &self.model,
             &self.optim,
@@ -603,34 +623,49 @@ impl Search {
             .costs
             .as_ref()
             .map(|(c, _)| (c.of(&active), c.unit.clone()));
-        self.run
-            .write("final/architecture.txt", format!("{text}\n").as_bytes())?;
-        self.run.write(
-            "final/architecture.json",
+        let files = self.run.files();
+        files.write(
+            &files.final_architecture_text(),
+            format!("{text}\n").as_bytes(),
+        )?;
+        files.write(
+            &files.final_architecture_json(),
             arch.to_json(&self.space).as_bytes(),
         )?;
-        self.run
-            .write("final/net.config", net.to_net_config_json().as_bytes())?;
+        files.write(
+            &files.final_net_config(),
+            net.to_net_config_json().as_bytes(),
+        )?;
         let title = format!("{}: {text}", self.space.name);
         if let Ok(svg) = draw_network(&net, self.space.input.resolution, &title) {
-            self.run.write("final/architecture.svg", svg.as_bytes())?;
+            files.write(&files.final_architecture_svg(), svg.as_bytes())?;
         }
         let measured_latency_ms = self.measure_latency(&cost, &net);
-        let summary = json!({
-            "space": self.space.name, "architecture": text,
-            "cost": cost.as_ref().map(|c| c.0), "cost_unit": cost.as_ref().map(|c| c.1.clone()),
-            "measured_latency_ms": measured_latency_ms,
-            "expected_cost": self.costs.as_ref().map(|(c, _)| expected_cost(&self.state.arch, c, None).0),
-            "params": net_cost.params, "macs": net_cost.macs,
-            "holdout_accuracy": accuracy, "epochs": self.state.epochs_done,
-            "weight_steps": self.state.weight_steps, "arch_updates": self.state.arch_updates,
-            "seconds": self.state.elapsed_seconds,
-            "target": self.config.target.has_cost().then_some(self.config.target.reference),
-            "target_mode": self.config.target.loss,
-        });
-        let mut text_json = serde_json::to_string_pretty(&summary).expect("serialises");
-        text_json.push('\n');
-        self.run.write("final/summary.json", text_json.as_bytes())?;
+        let summary = Summary {
+            space: self.space.name.clone(),
+            architecture: text.clone(),
+            cost: cost.as_ref().map(|c| c.0),
+            cost_unit: cost.as_ref().map(|c| c.1.clone()),
+            measured_latency_ms,
+            expected_cost: self
+                .costs
+                .as_ref()
+                .map(|(c, _)| expected_cost(&self.state.arch, c, None).0),
+            params: net_cost.params,
+            macs: net_cost.macs,
+            holdout_accuracy: accuracy,
+            epochs: self.state.epochs_done,
+            weight_steps: self.state.weight_steps,
+            arch_updates: self.state.arch_updates,
+            seconds: self.state.elapsed_seconds,
+            target: self
+                .config
+                .target
+                .has_cost()
+                .then_some(self.config.target.reference),
+            target_mode: self.config.target.loss.clone(),
+        };
+        self.run.files().write_summary(&summary)?;
         Ok(SearchOutcome {
             run_dir: self.run.path().to_path_buf(),
             architecture: arch,

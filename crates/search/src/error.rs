@@ -33,6 +33,9 @@ pub enum Error {
     /// The latency table is malformed or lacks an entry.
     #[error(transparent)]
     Latency(#[from] proxyless_latency::Error),
+    /// A file of the run directory could not be read or written.
+    #[error(transparent)]
+    Run(#[from] proxyless_rundir::Error),
     /// The search's own device could not be profiled into a cached table.
     #[error(transparent)]
     Measured(#[from] proxyless_profiler::CacheError),

@@ -6,17 +6,14 @@
 //! - [`Search`]: warm-up epochs of weight steps, then weight steps alternating with
 //!   architecture updates (gradient modes `two`, `full`, `full_v2`, or REINFORCE) on held-out
 //!   data; a run directory with the config, metrics, α history, checkpoints and the final
-//!   architecture; resume from the newest checkpoint;
-//! - [`steps`]: one weight step, architecture step, REINFORCE update or evaluation for any
-//!   [`Searchable`](proxyless_supernet::Searchable) model, so models with their own choice
-//!   blocks are searched by the same code.
+//!   architecture; resume from the newest checkpoint. Its steps are the supernet crate's
+//!   ([`proxyless_supernet::steps`]), which models with their own choice blocks use too.
 
 pub mod config;
 mod data;
 mod driver;
 mod error;
 mod run_dir;
-pub mod steps;
 
 pub use config::{DEFAULT_CONFIG, SearchConfig, WeightInit};
 pub use data::{SearchData, data_dir, load_train};

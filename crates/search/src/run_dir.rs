@@ -1,15 +1,6 @@
-//! The run directory: the exact config, metrics as JSON lines, the α history, checkpoints
-//! written atomically, and the final architecture.
-//!
-//! ```text
-//! RUN/config.toml          the configuration the run used (resume reads it back)
-//! RUN/space.toml           the space searched
-//! RUN/metrics.jsonl        one JSON object per logged step, architecture update and epoch
-//! RUN/alpha.jsonl          α and p of every block after each epoch
-//! RUN/checkpoints/epoch-N  supernet weights, weight optimiser state, α and search state
-//! RUN/final/               architecture.txt, architecture.json, architecture.svg (drawn),
-//!                          net.config, summary.json
-//! ```
+//! The run directory of a search ([`proxyless_rundir::RunFiles`] says where each file lies)
+//! and its checkpoints: supernet weights, weight optimiser state, α and search state, written
+//! into a temporary folder and renamed into `checkpoints/epoch-N`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +10,10 @@ use proxyless_supernet::gradient::Baseline;
 use proxyless_supernet::{ArchParams, Supernet};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use proxyless_plumbing::files::write_atomic;
+use proxyless_rundir::RunFiles;
+
+use crate::error::{Error, Result};
 
 /// Everything besides the weights that a resumed search needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +38,7 @@ pub struct SearchState {
 /// A run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
-    path: PathBuf,
+    files: RunFiles,
 }
 
 const STATE: &str = "state.json";
@@ -59,58 +52,30 @@ impl RunDir {
         proxyless_plumbing::files::create_run_dir(path, "checkpoints")
             .map_err(|e| Error::file(path, e))?;
         Ok(Self {
-            path: path.to_path_buf(),
+            files: RunFiles::new(path),
         })
     }
 
     /// Opens an existing run directory.
     pub fn open(path: &Path) -> Result<Self> {
-        if !path.join("config.toml").is_file() {
+        let files = RunFiles::new(path);
+        if !files.config().is_file() {
             return Err(Error::file(
                 path,
                 "is not a search run directory (no config.toml)",
             ));
         }
-        Ok(Self {
-            path: path.to_path_buf(),
-        })
+        Ok(Self { files })
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.files.root()
     }
 
-    /// Writes `name` inside the run directory atomically.
-    pub fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
-        let path = self.path.join(name);
-        write_atomic(&path, contents).map_err(|e| Error::file(&path, e))
-    }
-
-    /// Appends one JSON object as a line to `name`.
-    pub fn append_line(&self, name: &str, value: &serde_json::Value) -> Result<()> {
-        let path = self.path.join(name);
-        proxyless_plumbing::append_json_line(&path, value).map_err(|e| Error::file(&path, e))
-    }
-
-    /// Keeps only the lines of `name` whose `epoch` is below `epochs_done` (lines written by an
-    /// interrupted epoch go away when the run resumes from its last checkpoint).
-    pub fn truncate_lines(&self, name: &str, epochs_done: usize) -> Result<()> {
-        let path = self.path.join(name);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(());
-        };
-        let kept: String = text
-            .lines()
-            .filter(|line| {
-                serde_json::from_str::<serde_json::Value>(line)
-                    .ok()
-                    .and_then(|v| v["epoch"].as_u64())
-                    .is_some_and(|e| (e as usize) < epochs_done)
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        self.write(name, kept.as_bytes())
+    /// Its files.
+    pub fn files(&self) -> &RunFiles {
+        &self.files
     }
 
     /// Saves a checkpoint after `state.epochs_done` epochs: written into a temporary folder,
@@ -123,7 +88,7 @@ impl RunDir {
         state: &SearchState,
         keep: usize,
     ) -> Result<PathBuf> {
-        let checkpoints = self.path.join("checkpoints");
+        let checkpoints = self.files.checkpoints();
         let name = format!("epoch-{:04}", state.epochs_done);
         let tmp = checkpoints.join(format!(".{name}.tmp"));
         let fin = checkpoints.join(&name);
@@ -153,7 +118,7 @@ impl RunDir {
     /// Complete checkpoints, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<PathBuf>> {
         Ok(proxyless_plumbing::files::epoch_checkpoints(
-            &self.path.join("checkpoints"),
+            &self.files.checkpoints(),
             STATE,
         ))
     }

@@ -8,10 +8,11 @@ use burn::optim::SgdConfig;
 use burn::prelude::*;
 use proxyless_data::{Loader, Normalize, synthetic};
 use proxyless_latency::CostModel;
-use proxyless_search::steps::{arch_step, batch_tensors, reinforce_step, weight_step};
 use proxyless_space::SearchSpace;
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
+use proxyless_supernet::steps::{arch_step, reinforce_step, weight_step};
 use proxyless_supernet::{AdamSettings, ArchMode, ArchParams, Searchable, Supernet};
+use proxyless_train::steps::batch_tensors;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

@@ -8,9 +8,9 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use proxyless_nn::MbConv;
-use proxyless_search::steps::weight_step;
 use proxyless_space::SearchSpace;
 use proxyless_supernet::Supernet;
+use proxyless_supernet::steps::weight_step;
 
 fn optimizer() -> ModuleOptimizer {
     proxyless_search::config::WeightsConfig::default().optimizer()

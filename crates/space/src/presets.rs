@@ -11,9 +11,9 @@ pub const NAMES: [&str; 3] = ["imagenet", "fmnist", "cifar10"];
 /// The TOML text of a preset, or `None` for an unknown name.
 pub fn toml(name: &str) -> Option<&'static str> {
     match name {
-        "imagenet" => Some(include_str!("../../../configs/spaces/imagenet.toml")),
-        "fmnist" => Some(include_str!("../../../configs/spaces/fmnist.toml")),
-        "cifar10" => Some(include_str!("../../../configs/spaces/cifar10.toml")),
+        "imagenet" => Some(include_str!("../presets/imagenet.toml")),
+        "fmnist" => Some(include_str!("../presets/fmnist.toml")),
+        "cifar10" => Some(include_str!("../presets/cifar10.toml")),
         _ => None,
     }
 }

@@ -13,8 +13,11 @@
 //! - [`gradient`]: the formulas that turn gate gradients, the expected-latency term and
 //!   REINFORCE rewards into α gradients.
 //! - [`Supernet`]: the supernet of a [`SearchSpace`](proxyless_space::SearchSpace).
+//! - [`steps`]: one weight step, architecture step (ProxylessNAS-G), REINFORCE update
+//!   (ProxylessNAS-R) or evaluation of any [`Searchable`] model, given its batches and the
+//!   weights' optimiser: with these a Burn project searches its own model.
 //!
-//! The supernet knows nothing of data sets or optimisers of the weights: the search driver
+//! The supernet knows nothing of data sets, schedules or run directories: the search driver
 //! combines them.
 
 mod arch_params;
@@ -22,6 +25,7 @@ mod candidate;
 mod choice_block;
 pub mod gradient;
 mod paths;
+pub mod steps;
 mod supernet;
 
 pub use arch_params::{AdamSettings, ArchMode, ArchParams};

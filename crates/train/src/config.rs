@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The recipe of `configs/train/fmnist.toml`, embedded.
-pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/train/fmnist.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../presets/fmnist.toml");
 
 /// A training run's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,11 +1,11 @@
-//! One training step and one evaluation of a fixed network, and the pieces the search's steps
-//! share with them: batches as tensors, label-smoothed cross-entropy, accuracy.
+//! One training step and one evaluation of a fixed network, and batches as tensors (which
+//! the search's steps use too).
 
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_data::{Batch, Loader};
 use proxyless_nn::ProxylessNet;
+use proxyless_nn::step::{StepStats, descend};
 
 use crate::metrics::Evaluation;
 
@@ -14,33 +14,6 @@ pub fn batch_tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, In
     let x = Tensor::<1>::from_floats(batch.images.as_slice(), device).reshape(batch.shape);
     let y = Tensor::<1, Int>::from_ints(batch.labels.as_slice(), device);
     (x, y)
-}
-
-/// Loss and accuracy of a step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepStats {
-    /// Mean loss of the batch.
-    pub loss: f64,
-    /// Correctly classified images.
-    pub correct: usize,
-    /// Images.
-    pub total: usize,
-}
-
-/// Images of the batch whose top prediction is the label.
-pub fn correct(logits: &Tensor<2>, y: &Tensor<1, Int>) -> usize {
-    let [n, _] = logits.dims();
-    let predicted = logits.clone().argmax(1).reshape([n]);
-    predicted.equal(y.clone()).int().sum().into_scalar::<i64>() as usize
-}
-
-/// Mean cross-entropy of `logits` against `y`, label-smoothed by `smoothing` when above 0.
-pub fn cross_entropy(logits: Tensor<2>, y: Tensor<1, Int>, smoothing: f32) -> Tensor<1> {
-    let smoothing = (smoothing > 0.0).then_some(smoothing);
-    CrossEntropyLossConfig::new()
-        .with_smoothing(smoothing)
-        .init(&logits.device())
-        .forward(logits, y)
 }
 
 /// One training step of `net`: forward, label-smoothed cross-entropy, backward, and an
@@ -52,21 +25,8 @@ pub fn train_step(
     (x, y): (Tensor<4>, Tensor<1, Int>),
     label_smoothing: f32,
 ) -> (ProxylessNet, StepStats) {
-    let total = y.dims()[0];
     let logits = net.forward(x);
-    let correct = correct(&logits, &y);
-    let loss = cross_entropy(logits, y, label_smoothing);
-    let loss_value = loss.clone().into_scalar::<f64>();
-    let grads = GradientsParams::from_grads(loss.backward(), &net);
-    let net = optim.step(lr, net, grads);
-    (
-        net,
-        StepStats {
-            loss: loss_value,
-            correct,
-            total,
-        },
-    )
+    descend(net, optim, lr, logits, y, label_smoothing)
 }
 
 /// Evaluates `net` in inference mode (BatchNorm on its running statistics, no dropout) on

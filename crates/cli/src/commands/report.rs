@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Args;
 use proxyless_report::write_run_report;
 
@@ -15,7 +15,7 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let page = write_run_report(&args.run_dir).map_err(|e| anyhow!(e))?;
+    let page = write_run_report(&args.run_dir)?;
     println!("{}", page.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use proxyless_data::DatasetKind;
+use proxyless_rundir::RunFiles;
 use proxyless_search::SearchConfig;
 use proxyless_space::{NetSpec, presets};
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
@@ -198,7 +199,8 @@ fn source(args: &TrainArgs) -> Result<Source> {
 
 /// The derived network of a search run, with its data set.
 fn search_run(dir: &Path) -> Result<Source> {
-    let net_config = dir.join("final/net.config");
+    let files = RunFiles::new(dir);
+    let net_config = files.final_net_config();
     if !net_config.is_file() {
         bail!(
             "{}: not a finished search run (no final/net.config)",
@@ -206,13 +208,13 @@ fn search_run(dir: &Path) -> Result<Source> {
         );
     }
     let spec = NetSpec::from_net_config_file(&net_config)?;
-    let config_path = dir.join("config.toml");
+    let config_path = files.config();
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
     let config =
         SearchConfig::from_toml_with_overrides(&text, &config_path.display().to_string(), &[])?;
     let resolution = presets::resolve(&config.space)
-        .or_else(|_| proxyless_space::SearchSpace::from_toml_file(dir.join("space.toml")))?
+        .or_else(|_| proxyless_space::SearchSpace::from_toml_file(files.space()))?
         .input
         .resolution;
     Ok(Source {
@@ -235,8 +237,8 @@ fn newest_search_run(runs: &Path) -> Result<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter_map(|p| {
-            let modified = p
-                .join("final/net.config")
+            let modified = RunFiles::new(&p)
+                .final_net_config()
                 .metadata()
                 .ok()?
                 .modified()

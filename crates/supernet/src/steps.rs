@@ -2,17 +2,15 @@
 //! any [`Searchable`] model, so user models with their own choice blocks are driven by the
 //! same code as the space's supernet.
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
+pub use proxyless_nn::step::StepStats;
+use proxyless_nn::step::{correct, cross_entropy, descend};
 use proxyless_space::CandidateCosts;
-use proxyless_supernet::gradient::{
-    Baseline, CostLoss, arch_step_grads, expected_cost, reinforce_grads,
-};
-use proxyless_supernet::{ArchMode, ArchParams, Paths, Searchable};
-use proxyless_train::steps::correct;
-pub(crate) use proxyless_train::steps::cross_entropy;
-pub use proxyless_train::steps::{StepStats, batch_tensors};
 use rand::Rng;
+
+use crate::gradient::{Baseline, CostLoss, arch_step_grads, expected_cost, reinforce_grads};
+use crate::{ArchMode, ArchParams, Paths, Searchable};
 
 /// A weight step on one sampled path per block (`active`): forward only those paths,
 /// label-smoothed cross-entropy, backward, and an optimiser step. Candidates off the path
@@ -25,21 +23,8 @@ pub fn weight_step<M: Searchable>(
     (x, y): (Tensor<4>, Tensor<1, Int>),
     label_smoothing: f32,
 ) -> (M, StepStats) {
-    let total = y.dims()[0];
     let logits = model.forward_paths(x, &Paths::single(active));
-    let correct = correct(&logits, &y);
-    let loss = cross_entropy(logits, y, label_smoothing);
-    let loss_value = loss.clone().into_scalar::<f64>();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optim.step(lr, model, grads);
-    (
-        model,
-        StepStats {
-            loss: loss_value,
-            correct,
-            total,
-        },
-    )
+    descend(model, optim, lr, logits, y, label_smoothing)
 }
 
 /// What an architecture step saw.
