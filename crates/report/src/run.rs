@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use proxyless_latency::{CostModel, LatencyTable};
-use proxyless_rundir::{MetricLine, RunFiles, RunRecord, RunTarget};
+use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, RunRecord, RunTarget};
 use proxyless_space::{Architecture, SearchSpace};
 
 use crate::charts::{HeatBlock, Series, bar_chart, heat_map, line_chart};
@@ -24,6 +24,9 @@ use crate::svg::escape;
 pub fn write_run_report(run: &Path) -> Result<PathBuf, Error> {
     report(&RunRecord::read(run)?)
 }
+
+/// A picture of the report: its file name, its caption and the SVG.
+type Picture = (&'static str, &'static str, String);
 
 /// Writes the report of a run already read.
 pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
@@ -49,61 +52,67 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
             }
         })?;
     let net = arch.to_net_spec(&space);
-    let resolution = space.input.resolution;
-    let mut pictures: Vec<(&str, &str, String)> = Vec::new();
-    pictures.push((
-        "architecture.svg",
-        "The derived architecture",
-        draw_network(&net, resolution, &format!("{}: {arch_text}", space.name)).map_err(
-            |message| Error::Draw {
-                what: "the architecture".into(),
-                message,
-            },
-        )?,
-    ));
+    let title = format!("{}: {arch_text}", space.name);
+    let drawn = draw_network(&net, space.input.resolution, &title).map_err(|message| {
+        Error::Draw {
+            what: "the architecture".into(),
+            message,
+        }
+    })?;
+    let mut pictures = vec![("architecture.svg", "The derived architecture", drawn)];
+    pictures.push(probability_picture(&space, &run.alphas));
+    pictures.extend(curve_pictures(run)?);
+    pictures.push(breakdown_picture(run, &space, &arch)?);
+    let epochs: Vec<&MetricLine> = run
+        .metrics
+        .iter()
+        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
+        .collect();
+    let html = page(
+        root,
+        &space,
+        &arch_text,
+        &epochs,
+        &pictures,
+        &run.config_text,
+    );
+    publish(&run.files, &html, &pictures)
+}
 
-    // Candidate probabilities over the epochs.
-    let blocks = space.choice_blocks();
-    let alphas = &run.alphas;
+/// The candidate probabilities of every choice block over the epochs, as a heat map.
+fn probability_picture(space: &SearchSpace, alphas: &[AlphaLine]) -> Picture {
     let columns: Vec<String> = alphas.iter().map(|a| format!("ep {}", a.epoch)).collect();
-    let heat: Vec<HeatBlock> = blocks
+    let prob = |a: &AlphaLine, b: usize, j: usize| {
+        a.probs
+            .get(b)
+            .and_then(|p| p.get(j))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let heat: Vec<HeatBlock> = space
+        .choice_blocks()
         .iter()
         .enumerate()
         .map(|(b, block)| HeatBlock {
             label: block.label(),
             rows: block.candidates.iter().map(|c| c.to_string()).collect(),
             values: (0..block.candidates.len())
-                .map(|j| {
-                    alphas
-                        .iter()
-                        .map(|a| {
-                            a.probs
-                                .get(b)
-                                .and_then(|p| p.get(j))
-                                .copied()
-                                .unwrap_or(0.0)
-                        })
-                        .collect()
-                })
+                .map(|j| alphas.iter().map(|a| prob(a, b, j)).collect())
                 .collect(),
         })
         .collect();
-    pictures.push((
+    (
         "probabilities.svg",
         "Candidate probabilities p = softmax(α) of every choice block, per epoch (outlined: the most probable)",
         heat_map("Candidate probabilities", &columns, &heat),
-    ));
+    )
+}
 
-    // Curves.
-    let series = |name: &str, points: Vec<(f64, f64)>| Series {
-        name: name.into(),
-        points,
-    };
-    let mut loss = Vec::new();
-    let mut accuracy = Vec::new();
-    let mut entropy = Vec::new();
-    let mut holdout = Vec::new();
-    let mut updates = Vec::new();
+/// Loss, training accuracy, held-out accuracy and entropy over the run, and the expected cost
+/// after each architecture update when the run has a cost.
+fn curve_pictures(run: &RunRecord) -> Result<Vec<Picture>, Error> {
+    let (mut loss, mut accuracy, mut entropy) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut holdout, mut updates) = (Vec::new(), Vec::new());
     for m in &run.metrics {
         match m {
             MetricLine::Step {
@@ -129,55 +138,42 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
             _ => {}
         }
     }
-    pictures.push((
-        "loss.svg",
-        "Training loss (label-smoothed cross-entropy, sampled paths)",
-        line_chart(
-            "Loss",
-            "weight step",
-            "loss",
-            &[series("train", loss)],
-            None,
+    let chart = |title: &str, x: &str, y: &str, name: &str, points: Vec<(f64, f64)>| {
+        let series = Series {
+            name: name.into(),
+            points,
+        };
+        line_chart(title, x, y, &[series], None)
+    };
+    let mut pictures = vec![
+        (
+            "loss.svg",
+            "Training loss (label-smoothed cross-entropy, sampled paths)",
+            chart("Loss", "weight step", "loss", "train", loss),
         ),
-    ));
-    pictures.push((
-        "accuracy.svg",
-        "Training accuracy per logged step (sampled paths)",
-        line_chart(
-            "Training accuracy",
-            "weight step",
-            "accuracy",
-            &[series("train", accuracy)],
-            None,
+        (
+            "accuracy.svg",
+            "Training accuracy per logged step (sampled paths)",
+            chart("Training accuracy", "weight step", "accuracy", "train", accuracy),
         ),
-    ));
-    pictures.push((
-        "holdout.svg",
-        "Held-out accuracy of the derived architecture (supernet weights) after each epoch",
-        line_chart(
-            "Held-out accuracy",
-            "epoch",
-            "accuracy",
-            &[series("held-out", holdout)],
-            None,
+        (
+            "holdout.svg",
+            "Held-out accuracy of the derived architecture (supernet weights) after each epoch",
+            chart("Held-out accuracy", "epoch", "accuracy", "held-out", holdout),
         ),
-    ));
-    pictures.push((
-        "entropy.svg",
-        "Mean entropy of the candidate distributions (falls as the search decides)",
-        line_chart(
-            "Entropy",
-            "weight step",
-            "nats",
-            &[series("mean entropy", entropy)],
-            None,
+        (
+            "entropy.svg",
+            "Mean entropy of the candidate distributions (falls as the search decides)",
+            chart("Entropy", "weight step", "nats", "mean entropy", entropy),
         ),
-    ));
+    ];
     let RunTarget { cost, reference } = &run.target;
-    let cost_name = cost.as_str();
-    let model = cost_model(run)?;
-    let unit = model.unit();
-    if cost_name != "none" {
+    if cost != "none" {
+        let series = Series {
+            name: "E[cost]".into(),
+            points: updates,
+        };
+        let unit = cost_model(run)?.unit();
         pictures.push((
             "cost.svg",
             "Expected cost E[cost] under p after each architecture update, and the target",
@@ -185,50 +181,44 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
                 "Expected cost",
                 "architecture update",
                 unit,
-                &[series("E[cost]", updates)],
+                &[series],
                 reference.map(|r| (r, "target")),
             ),
         ));
     }
+    Ok(pictures)
+}
 
-    // The derived architecture's cost, block by block.
-    {
-        let costs = model
-            .candidate_costs(&space)
-            .map_err(|source| Error::Table {
-                table: cost_name.to_string(),
-                source,
-            })?;
-        let mut bars = vec![("fixed layers".to_string(), costs.fixed)];
-        for ((block, choice), row) in blocks.iter().zip(arch.choices()).zip(&costs.blocks) {
-            let j = block
-                .candidates
-                .iter()
-                .position(|c| c == choice)
-                .unwrap_or(0);
-            bars.push((format!("{} {choice}", block.label()), row[j]));
-        }
-        pictures.push((
-            "breakdown.svg",
-            "Cost of the derived architecture per block",
-            bar_chart(&format!("Cost per block ({cost_name})"), unit, &bars),
-        ));
+/// The derived architecture's cost, block by block, in the run's cost unit (MACs without a
+/// cost).
+fn breakdown_picture(
+    run: &RunRecord,
+    space: &SearchSpace,
+    arch: &Architecture,
+) -> Result<Picture, Error> {
+    let model = cost_model(run)?;
+    let costs = model
+        .candidate_costs(space)
+        .map_err(|source| Error::Table {
+            table: run.target.cost.clone(),
+            source,
+        })?;
+    let mut bars = vec![("fixed layers".to_string(), costs.fixed)];
+    let blocks = space.choice_blocks();
+    for ((block, choice), row) in blocks.iter().zip(arch.choices()).zip(&costs.blocks) {
+        let j = block
+            .candidates
+            .iter()
+            .position(|c| c == choice)
+            .unwrap_or(0);
+        bars.push((format!("{} {choice}", block.label()), row[j]));
     }
-
-    let epochs: Vec<&MetricLine> = run
-        .metrics
-        .iter()
-        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
-        .collect();
-    let html = page(
-        root,
-        &space,
-        &arch_text,
-        &epochs,
-        &pictures,
-        &run.config_text,
-    );
-    publish(&run.files, &html, &pictures)
+    let title = format!("Cost per block ({})", run.target.cost);
+    Ok((
+        "breakdown.svg",
+        "Cost of the derived architecture per block",
+        bar_chart(&title, model.unit(), &bars),
+    ))
 }
 
 /// The cost model of the run: its latency table (the run's own copy for a measured one), MACs
@@ -257,7 +247,7 @@ fn page(
     space: &SearchSpace,
     arch: &str,
     epochs: &[&MetricLine],
-    pictures: &[(&str, &str, String)],
+    pictures: &[Picture],
     config: &str,
 ) -> String {
     let mut html = String::new();
@@ -338,7 +328,7 @@ fn page(
 fn publish(
     files: &RunFiles,
     html: &str,
-    pictures: &[(&str, &str, String)],
+    pictures: &[Picture],
 ) -> Result<PathBuf, Error> {
     let io = |p: &Path, source: std::io::Error| Error::Write {
         path: p.to_path_buf(),
