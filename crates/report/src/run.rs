@@ -53,12 +53,11 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
         })?;
     let net = arch.to_net_spec(&space);
     let title = format!("{}: {arch_text}", space.name);
-    let drawn = draw_network(&net, space.input.resolution, &title).map_err(|message| {
-        Error::Draw {
+    let drawn =
+        draw_network(&net, space.input.resolution, &title).map_err(|message| Error::Draw {
             what: "the architecture".into(),
             message,
-        }
-    })?;
+        })?;
     let mut pictures = vec![("architecture.svg", "The derived architecture", drawn)];
     pictures.push(probability_picture(&space, &run.alphas));
     pictures.extend(curve_pictures(run)?);
@@ -154,12 +153,24 @@ fn curve_pictures(run: &RunRecord) -> Result<Vec<Picture>, Error> {
         (
             "accuracy.svg",
             "Training accuracy per logged step (sampled paths)",
-            chart("Training accuracy", "weight step", "accuracy", "train", accuracy),
+            chart(
+                "Training accuracy",
+                "weight step",
+                "accuracy",
+                "train",
+                accuracy,
+            ),
         ),
         (
             "holdout.svg",
             "Held-out accuracy of the derived architecture (supernet weights) after each epoch",
-            chart("Held-out accuracy", "epoch", "accuracy", "held-out", holdout),
+            chart(
+                "Held-out accuracy",
+                "epoch",
+                "accuracy",
+                "held-out",
+                holdout,
+            ),
         ),
         (
             "entropy.svg",
@@ -325,11 +336,7 @@ fn page(
 }
 
 /// Writes the page and pictures into a fresh directory, then swaps it in for `RUN/report`.
-fn publish(
-    files: &RunFiles,
-    html: &str,
-    pictures: &[Picture],
-) -> Result<PathBuf, Error> {
+fn publish(files: &RunFiles, html: &str, pictures: &[Picture]) -> Result<PathBuf, Error> {
     let io = |p: &Path, source: std::io::Error| Error::Write {
         path: p.to_path_buf(),
         source,

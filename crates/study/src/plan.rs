@@ -216,21 +216,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn random_networks_cost_what_the_searched_one_costs_and_are_seeded() {
+    /// The fmnist space, its MAC costs, three searched networks (seeds 0, 1 and 5) and plan
+    /// settings with `random_per_search` draws and `sampler_seed`.
+    fn fixture(
+        random_per_search: usize,
+        sampler_seed: u64,
+    ) -> (SearchSpace, CandidateCosts, Vec<SearchRecord>, PlanSettings) {
         let space = presets::load("fmnist").unwrap();
         let costs = space.candidate_macs(28).unwrap();
-        let searches = [
+        let searches = vec![
             searched(0, vec![2; 9], &costs),
             searched(1, vec![1, 3, 0, 2, 5, 4, 1, 0, 3], &costs),
+            searched(5, vec![0, 1, 2, 3, 4, 5, 0, 1, 2], &costs),
         ];
         let settings = PlanSettings {
-            random_per_search: 4,
+            random_per_search,
             band: 0.05,
-            sampler_seed: 9,
+            sampler_seed,
             baseline: true,
             anchors: true,
         };
+        (space, costs, searches, settings)
+    }
+
+    #[test]
+    fn random_networks_cost_what_the_searched_one_costs_and_are_seeded() {
+        let (space, costs, mut searches, settings) = fixture(4, 9);
+        searches.truncate(2);
         let nets = plan(&space, &costs, &searches, &settings).unwrap();
         assert_eq!(nets.len(), 2 + 8 + 1 + 2);
         for n in nets.iter().filter(|n| n.kind == NetKind::Random) {
@@ -258,20 +270,7 @@ mod tests {
 
     #[test]
     fn a_plan_extended_with_more_searches_draws_what_one_plan_of_all_of_them_draws() {
-        let space = presets::load("fmnist").unwrap();
-        let costs = space.candidate_macs(28).unwrap();
-        let searches = [
-            searched(0, vec![2; 9], &costs),
-            searched(1, vec![1, 3, 0, 2, 5, 4, 1, 0, 3], &costs),
-            searched(5, vec![0, 1, 2, 3, 4, 5, 0, 1, 2], &costs),
-        ];
-        let settings = PlanSettings {
-            random_per_search: 2,
-            band: 0.05,
-            sampler_seed: 3,
-            baseline: true,
-            anchors: true,
-        };
+        let (space, costs, searches, settings) = fixture(2, 3);
         let all = plan(&space, &costs, &searches, &settings).unwrap();
         let mut extended = plan(&space, &costs, &searches[..1], &settings).unwrap();
         extend_plan(&space, &costs, &searches[1..], &settings, &mut extended).unwrap();

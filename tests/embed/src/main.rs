@@ -160,7 +160,15 @@ fn main() {
     };
     for step in 0..240 {
         let active = arch.sample_paths(&mut rng);
-        model = weight_step(model, &mut optim, 0.1, &active, batch(&mut rng, &device), 0.0).0;
+        model = weight_step(
+            model,
+            &mut optim,
+            0.1,
+            &active,
+            batch(&mut rng, &device),
+            0.0,
+        )
+        .0;
         if step >= 80 && step % 2 == 1 {
             let held = batch(&mut rng, &device);
             let cost = Some((&costs, cost_loss));
