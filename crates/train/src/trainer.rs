@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_data::{Augment, ImageSet, LoadOptions, Loader, Normalize, Split, synthetic};
 use proxyless_nn::ProxylessNet;
@@ -48,6 +49,36 @@ pub struct TrainOutcome {
     pub epochs: usize,
     /// Seconds of training in all sessions.
     pub seconds: f64,
+}
+
+/// A run's data as loaders, its normalisation and its learning-rate schedule.
+struct RunData {
+    train: Loader,
+    test: Loader,
+    normalize: Normalize,
+    dataset: String,
+    image_shape: [usize; 3],
+    steps_per_epoch: u64,
+    schedule: CosineWithWarmup,
+}
+
+/// What an epoch's training steps saw.
+#[derive(Debug, Clone, Copy, Default)]
+struct EpochTraining {
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+    seconds: f64,
+}
+
+impl EpochTraining {
+    fn loss(&self) -> f64 {
+        self.loss_sum / self.seen.max(1) as f64
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.seen.max(1) as f64
+    }
 }
 
 /// Seed for one purpose of one epoch, from the run's seed.
@@ -138,168 +169,23 @@ impl Trainer {
 
     /// Trains to the configured number of epochs, evaluating and checkpointing after each.
     pub fn run(self) -> Result<TrainOutcome> {
-        let (train, test) = load_data(&self.config, &self.spec)?;
-        let normalize = match &self.resume_from {
-            Some(c) => c.state.normalize(),
-            None => Normalize::from_set(&train),
-        };
-        let data = &self.config.data;
-        let augment = data.augment.then_some(Augment {
-            pad: (train.height / 8).max(1),
-            flip: true,
-        });
-        let image_shape = [train.channels, train.height, train.width];
-        let dataset = train.name.clone();
-        let train_loader = Loader::new(Arc::new(train), data.batch_size, normalize.clone())
-            .with_augment(augment)
-            .with_drop_last(true);
-        let test_loader = Loader::new(Arc::new(test), data.eval_batch_size, normalize.clone())
-            .with_shuffle(false);
-        let steps_per_epoch = train_loader.num_batches() as u64;
-        if steps_per_epoch == 0 {
-            return Err(Error::config(
-                "data.batch_size",
-                format!(
-                    "{} training images make no full batch of {}",
-                    train_loader.set().len(),
-                    data.batch_size
-                ),
-            ));
-        }
-        let schedule = CosineWithWarmup {
-            peak: self.config.optim.lr,
-            warmup: (self.config.optim.warmup_epochs * steps_per_epoch as f64).round() as u64,
-            total: self.config.epochs as u64 * steps_per_epoch,
-        };
-
-        let (mut net, mut state) = match &self.resume_from {
-            Some(c) => (c.load_net(&self.device)?, c.state.clone()),
-            None => {
-                self.device.seed(self.config.seed);
-                let state = TrainState {
-                    epochs_done: 0,
-                    steps: 0,
-                    elapsed_seconds: 0.0,
-                    dataset,
-                    dataset_kind: Some(data.dataset),
-                    dataset_path: data.path.clone(),
-                    synthetic_per_class: Some(data.synthetic_per_class),
-                    seed: self.config.seed,
-                    test_limit: data.test_limit,
-                    image_shape,
-                    mean: normalize.mean.clone(),
-                    std: normalize.std.clone(),
-                    test: None,
-                };
-                let net = match self.initial.clone() {
-                    // A network on a plain device (as imported or evaluated) becomes
-                    // trainable with `train()`; one on the autodiff device already is.
-                    Some(net) if net.first_conv.conv.weight.val().device().is_autodiff() => net,
-                    Some(net) => net.train(),
-                    None => ProxylessNet::new(&self.spec, &self.device),
-                };
-                (net, state)
-            }
-        };
+        let data = self.loaders()?;
+        let (mut net, mut state) = self.start(&data.normalize, &data.dataset, data.image_shape)?;
         let mut optim = self.config.optim.optimizer(batch_norm_ids(&net));
         if let Some(c) = &self.resume_from {
             optim = c.load_optimizer(optim)?;
             info!(epochs_done = state.epochs_done, "training resumed");
         }
-        let classes = self.spec.num_classes();
         let mut checkpoint = self.resume_from.as_ref().map(|c| c.dir.clone());
-
         let last = self
             .stop_after
             .map_or(self.config.epochs, |n| n.min(self.config.epochs));
         for epoch in state.epochs_done..last {
             let started = Instant::now();
-            let bar = self.progress.epoch(
-                &format!("epoch {}/{}", epoch + 1, self.config.epochs),
-                steps_per_epoch as usize,
-            );
-            let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
-            for batch in train_loader.epoch(seed_for(self.config.seed, epoch, 0)) {
-                let lr = schedule.lr(state.steps);
-                let tensors = batch_tensors(&batch, &self.device);
-                let (next, stats) = train_step(
-                    net,
-                    &mut optim,
-                    lr,
-                    tensors,
-                    self.config.optim.label_smoothing,
-                );
-                net = next;
-                if !stats.loss.is_finite() {
-                    return Err(Error::Diverged(format!(
-                        "loss {} at step {} (epoch {}); lower optim.lr",
-                        stats.loss,
-                        state.steps,
-                        epoch + 1
-                    )));
-                }
-                state.steps += 1;
-                loss_sum += stats.loss * stats.total as f64;
-                correct += stats.correct;
-                seen += stats.total;
-                bar.inc(1);
-                bar.set_message(format!(
-                    "loss {:.3} acc {:.3} lr {lr:.4}",
-                    loss_sum / seen as f64,
-                    correct as f64 / seen as f64
-                ));
-            }
-            bar.finish_and_clear();
-            let train_seconds = started.elapsed().as_secs_f64();
-            let eval_bar = self.progress.epoch("test", test_loader.num_batches());
-            let evaluation = evaluate(&net, &test_loader, &self.device, classes, || {
-                eval_bar.inc(1)
-            });
-            eval_bar.finish_and_clear();
-            let test = EvalSummary {
-                images: evaluation.images,
-                loss: evaluation.loss(),
-                top1: evaluation.top1(),
-                top5: evaluation.top5(),
-            };
-            state.epochs_done = epoch + 1;
-            state.elapsed_seconds += started.elapsed().as_secs_f64();
-            state.test = Some(test);
-            let line = json!({
-                "epoch": epoch,
-                "steps": state.steps,
-                "lr": schedule.lr(state.steps.saturating_sub(1)),
-                "train_loss": loss_sum / seen.max(1) as f64,
-                "train_top1": correct as f64 / seen.max(1) as f64,
-                "test_loss": test.loss,
-                "test_top1": test.top1,
-                "test_top5": test.top5,
-                "train_seconds": train_seconds,
-                "images_per_second": seen as f64 / train_seconds,
-            });
-            append_line(&self.dir.join("metrics.jsonl"), &line)?;
-            checkpoint = Some(Checkpoint::save(
-                &self.dir,
-                &self.spec,
-                &net,
-                &optim,
-                &state,
-                KEEP_CHECKPOINTS,
-            )?);
-            draw_curves(&self.dir)?;
-            info!(epoch, top1 = test.top1, top5 = test.top5, "epoch done");
-            if !self.progress.is_quiet() {
-                eprintln!(
-                    "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} top-1 {:.4} top-5 {:.4} | {:.0} img/s",
-                    epoch + 1,
-                    loss_sum / seen.max(1) as f64,
-                    correct as f64 / seen.max(1) as f64,
-                    test.loss,
-                    test.top1,
-                    test.top5,
-                    seen as f64 / train_seconds
-                );
-            }
+            let (next, trained) = self.train_epoch(net, &mut optim, &data, &mut state, epoch)?;
+            net = next;
+            checkpoint =
+                Some(self.finish_epoch(&net, &optim, &data, &mut state, epoch, started, trained)?);
         }
         let checkpoint = checkpoint.ok_or_else(|| {
             Error::config("epochs", "no epoch to train and no checkpoint to report")
@@ -313,6 +199,195 @@ impl Trainer {
             epochs: state.epochs_done,
             seconds: state.elapsed_seconds,
         })
+    }
+
+    /// The data of the run as loaders, with its normalisation (the checkpoint's when
+    /// resumed) and the learning-rate schedule over its steps.
+    fn loaders(&self) -> Result<RunData> {
+        let (train, test) = load_data(&self.config, &self.spec)?;
+        let normalize = match &self.resume_from {
+            Some(c) => c.state.normalize(),
+            None => Normalize::from_set(&train),
+        };
+        let data = &self.config.data;
+        let augment = data.augment.then_some(Augment {
+            pad: (train.height / 8).max(1),
+            flip: true,
+        });
+        let image_shape = [train.channels, train.height, train.width];
+        let dataset = train.name.clone();
+        let train = Loader::new(Arc::new(train), data.batch_size, normalize.clone())
+            .with_augment(augment)
+            .with_drop_last(true);
+        let test = Loader::new(Arc::new(test), data.eval_batch_size, normalize.clone())
+            .with_shuffle(false);
+        let steps_per_epoch = train.num_batches() as u64;
+        if steps_per_epoch == 0 {
+            return Err(Error::config(
+                "data.batch_size",
+                format!(
+                    "{} training images make no full batch of {}",
+                    train.set().len(),
+                    data.batch_size
+                ),
+            ));
+        }
+        let schedule = CosineWithWarmup {
+            peak: self.config.optim.lr,
+            warmup: (self.config.optim.warmup_epochs * steps_per_epoch as f64).round() as u64,
+            total: self.config.epochs as u64 * steps_per_epoch,
+        };
+        Ok(RunData {
+            train,
+            test,
+            normalize,
+            dataset,
+            image_shape,
+            steps_per_epoch,
+            schedule,
+        })
+    }
+
+    /// The network and state to start from: the checkpoint's when resumed, else a fresh
+    /// network (or the initial weights given) seeded from the run's seed.
+    fn start(
+        &self,
+        normalize: &Normalize,
+        dataset: &str,
+        image_shape: [usize; 3],
+    ) -> Result<(ProxylessNet, TrainState)> {
+        if let Some(c) = &self.resume_from {
+            return Ok((c.load_net(&self.device)?, c.state.clone()));
+        }
+        self.device.seed(self.config.seed);
+        let data = &self.config.data;
+        let state = TrainState {
+            epochs_done: 0,
+            steps: 0,
+            elapsed_seconds: 0.0,
+            dataset: dataset.to_string(),
+            dataset_kind: Some(data.dataset),
+            dataset_path: data.path.clone(),
+            synthetic_per_class: Some(data.synthetic_per_class),
+            seed: self.config.seed,
+            test_limit: data.test_limit,
+            image_shape,
+            mean: normalize.mean.clone(),
+            std: normalize.std.clone(),
+            test: None,
+        };
+        let net = match self.initial.clone() {
+            // A network on a plain device (as imported or evaluated) becomes trainable with
+            // `train()`; one on the autodiff device already is.
+            Some(net) if net.first_conv.conv.weight.val().device().is_autodiff() => net,
+            Some(net) => net.train(),
+            None => ProxylessNet::new(&self.spec, &self.device),
+        };
+        Ok((net, state))
+    }
+
+    /// One epoch of SGD steps; a loss that is not finite stops the run.
+    fn train_epoch(
+        &self,
+        mut net: ProxylessNet,
+        optim: &mut ModuleOptimizer,
+        data: &RunData,
+        state: &mut TrainState,
+        epoch: usize,
+    ) -> Result<(ProxylessNet, EpochTraining)> {
+        let started = Instant::now();
+        let bar = self.progress.epoch(
+            &format!("epoch {}/{}", epoch + 1, self.config.epochs),
+            data.steps_per_epoch as usize,
+        );
+        let mut done = EpochTraining::default();
+        for batch in data.train.epoch(seed_for(self.config.seed, epoch, 0)) {
+            let lr = data.schedule.lr(state.steps);
+            let tensors = batch_tensors(&batch, &self.device);
+            let smoothing = self.config.optim.label_smoothing;
+            let (next, stats) = train_step(net, optim, lr, tensors, smoothing);
+            net = next;
+            if !stats.loss.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "loss {} at step {} (epoch {}); lower optim.lr",
+                    stats.loss,
+                    state.steps,
+                    epoch + 1
+                )));
+            }
+            state.steps += 1;
+            done.loss_sum += stats.loss * stats.total as f64;
+            done.correct += stats.correct;
+            done.seen += stats.total;
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.3} acc {:.3} lr {lr:.4}",
+                done.loss(),
+                done.accuracy()
+            ));
+        }
+        bar.finish_and_clear();
+        done.seconds = started.elapsed().as_secs_f64();
+        Ok((net, done))
+    }
+
+    /// The end of an epoch: the test evaluation, the metrics line, a checkpoint (its folder is
+    /// returned), the curves redrawn.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_epoch(
+        &self,
+        net: &ProxylessNet,
+        optim: &ModuleOptimizer,
+        data: &RunData,
+        state: &mut TrainState,
+        epoch: usize,
+        started: Instant,
+        trained: EpochTraining,
+    ) -> Result<PathBuf> {
+        let eval_bar = self.progress.epoch("test", data.test.num_batches());
+        let classes = self.spec.num_classes();
+        let evaluation = evaluate(net, &data.test, &self.device, classes, || eval_bar.inc(1));
+        eval_bar.finish_and_clear();
+        let test = EvalSummary {
+            images: evaluation.images,
+            loss: evaluation.loss(),
+            top1: evaluation.top1(),
+            top5: evaluation.top5(),
+        };
+        state.epochs_done = epoch + 1;
+        state.elapsed_seconds += started.elapsed().as_secs_f64();
+        state.test = Some(test);
+        let images_per_second = trained.seen as f64 / trained.seconds;
+        let line = json!({
+            "epoch": epoch,
+            "steps": state.steps,
+            "lr": data.schedule.lr(state.steps.saturating_sub(1)),
+            "train_loss": trained.loss(),
+            "train_top1": trained.accuracy(),
+            "test_loss": test.loss,
+            "test_top1": test.top1,
+            "test_top5": test.top5,
+            "train_seconds": trained.seconds,
+            "images_per_second": images_per_second,
+        });
+        append_line(&self.dir.join("metrics.jsonl"), &line)?;
+        let checkpoint =
+            Checkpoint::save(&self.dir, &self.spec, net, optim, state, KEEP_CHECKPOINTS)?;
+        draw_curves(&self.dir)?;
+        info!(epoch, top1 = test.top1, top5 = test.top5, "epoch done");
+        if !self.progress.is_quiet() {
+            eprintln!(
+                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} top-1 {:.4} top-5 {:.4} | {:.0} img/s",
+                epoch + 1,
+                trained.loss(),
+                trained.accuracy(),
+                test.loss,
+                test.top1,
+                test.top5,
+                images_per_second
+            );
+        }
+        Ok(checkpoint)
     }
 
     /// The training directory.
