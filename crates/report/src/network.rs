@@ -56,6 +56,51 @@ struct Box {
 /// When the network's shapes do not chain at `resolution` (the message names the problem).
 pub fn draw_network(net: &NetSpec, resolution: usize, title: &str) -> Result<String, String> {
     let cost = net.cost(resolution).map_err(|e| e.to_string())?;
+    let boxes = network_boxes(net, resolution);
+    let total_width = 2.0 * MARGIN + boxes.iter().map(|b| b.width + GAP).sum::<f64>() - GAP + 40.0;
+    let height = TOP + BOX_HEIGHT + 96.0;
+    let mut svg = open(total_width.max(640.0), height + 14.0);
+    let blocks = net.blocks.len();
+    let skipped = net
+        .blocks
+        .iter()
+        .filter(|b| matches!(b.op, BlockOp::Zero))
+        .count();
+    let _ = writeln!(
+        svg,
+        "<text class=\"title\" x=\"{MARGIN}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        "<text class=\"subtitle\" x=\"{MARGIN}\" y=\"38\">{blocks} blocks ({skipped} skipped), \
+         {:.2}M parameters, {:.1}M MACs at {resolution}x{resolution}</text>",
+        cost.params as f64 / 1e6,
+        cost.macs as f64 / 1e6
+    );
+    // The input arrow.
+    let mut x = MARGIN;
+    let _ = writeln!(
+        svg,
+        "<text class=\"input\" x=\"{x}\" y=\"{:.1}\" font-size=\"10\">{resolution}x{resolution}x{}</text>",
+        TOP + BOX_HEIGHT + 16.0,
+        net.input_channels()
+    );
+    for (i, b) in boxes.iter().enumerate() {
+        if b.stage_start && i > 0 {
+            stage_boundary(&mut svg, x - GAP / 2.0, &boxes[i - 1].output);
+        }
+        draw_box(&mut svg, b, x);
+        x += b.width + GAP;
+    }
+    legend(&mut svg, MARGIN, height - 14.0);
+    svg.push_str("</svg>\n");
+    Ok(svg)
+}
+
+/// The boxes of `net` at input side `resolution`, left to right: the stem, every block, the
+/// feature mix and the classifier, each with the feature size after it.
+fn network_boxes(net: &NetSpec, resolution: usize) -> Vec<Box> {
     let stem = &net.first_conv;
     let mut side = conv_output_size(resolution, stem.kernel_size, stem.stride);
     let mut boxes = vec![Box {
@@ -126,85 +171,54 @@ pub fn draw_network(net: &NetSpec, resolution: usize, title: &str) -> Result<Str
         output: format!("{}", net.classifier.out_features),
         stage_start: true,
     });
+    boxes
+}
 
-    let total_width = 2.0 * MARGIN + boxes.iter().map(|b| b.width + GAP).sum::<f64>() - GAP + 40.0;
-    let height = TOP + BOX_HEIGHT + 96.0;
-    let mut svg = open(total_width.max(640.0), height + 14.0);
-    let blocks = net.blocks.len();
-    let skipped = net
-        .blocks
-        .iter()
-        .filter(|b| matches!(b.op, BlockOp::Zero))
-        .count();
+/// A dashed line where a stage ends, at `x`, with the feature size `output` after it.
+fn stage_boundary(svg: &mut String, x: f64, output: &str) {
     let _ = writeln!(
         svg,
-        "<text class=\"title\" x=\"{MARGIN}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
-        escape(title)
+        "<line class=\"stage-boundary\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" \
+         y2=\"{:.1}\" stroke=\"#969696\" stroke-dasharray=\"3,3\"/>",
+        TOP - 8.0,
+        TOP + BOX_HEIGHT + 22.0
     );
     let _ = writeln!(
         svg,
-        "<text class=\"subtitle\" x=\"{MARGIN}\" y=\"38\">{blocks} blocks ({skipped} skipped), \
-         {:.2}M parameters, {:.1}M MACs at {resolution}x{resolution}</text>",
-        cost.params as f64 / 1e6,
-        cost.macs as f64 / 1e6
+        "<text class=\"feature-size\" x=\"{x:.1}\" y=\"{:.1}\" font-size=\"9\" \
+         text-anchor=\"end\" transform=\"rotate(-45 {x:.1} {:.1})\">{}</text>",
+        TOP + BOX_HEIGHT + 34.0,
+        TOP + BOX_HEIGHT + 34.0,
+        escape(output)
     );
-    // The input arrow.
-    let mut x = MARGIN;
+}
+
+/// One box at `x`: its rectangle and its centred lines of text.
+fn draw_box(svg: &mut String, b: &Box, x: f64) {
     let mid = TOP + BOX_HEIGHT / 2.0;
+    let dash = if b.dashed {
+        " stroke-dasharray=\"4,3\""
+    } else {
+        ""
+    };
     let _ = writeln!(
         svg,
-        "<text class=\"input\" x=\"{x}\" y=\"{:.1}\" font-size=\"10\">{resolution}x{resolution}x{}</text>",
-        TOP + BOX_HEIGHT + 16.0,
-        net.input_channels()
+        "<g class=\"{}\"><rect x=\"{x:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{BOX_HEIGHT}\" \
+         rx=\"3\" fill=\"{}\" stroke=\"#525252\"{dash}/>",
+        b.class, b.width, b.fill
     );
-    for (i, b) in boxes.iter().enumerate() {
-        if b.stage_start && i > 0 {
-            let line_x = x - GAP / 2.0;
-            let previous = &boxes[i - 1].output;
-            let _ = writeln!(
-                svg,
-                "<line class=\"stage-boundary\" x1=\"{line_x:.1}\" y1=\"{:.1}\" x2=\"{line_x:.1}\" \
-                 y2=\"{:.1}\" stroke=\"#969696\" stroke-dasharray=\"3,3\"/>",
-                TOP - 8.0,
-                TOP + BOX_HEIGHT + 22.0
-            );
-            let _ = writeln!(
-                svg,
-                "<text class=\"feature-size\" x=\"{line_x:.1}\" y=\"{:.1}\" font-size=\"9\" \
-                 text-anchor=\"end\" transform=\"rotate(-45 {line_x:.1} {:.1})\">{}</text>",
-                TOP + BOX_HEIGHT + 34.0,
-                TOP + BOX_HEIGHT + 34.0,
-                escape(previous)
-            );
-        }
-        let dash = if b.dashed {
-            " stroke-dasharray=\"4,3\""
-        } else {
-            ""
-        };
+    let colour = text_colour(b.fill);
+    let centre = x + b.width / 2.0;
+    for (line, text) in b.lines.iter().enumerate() {
+        let y = mid - 4.0 + 13.0 * line as f64 - 6.0 * (b.lines.len() as f64 - 1.0) + 6.0;
         let _ = writeln!(
             svg,
-            "<g class=\"{}\"><rect x=\"{x:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{BOX_HEIGHT}\" \
-             rx=\"3\" fill=\"{}\" stroke=\"#525252\"{dash}/>",
-            b.class, b.width, b.fill
+            "<text class=\"label\" x=\"{centre:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" \
+             fill=\"{colour}\">{}</text>",
+            escape(text)
         );
-        let colour = text_colour(b.fill);
-        let centre = x + b.width / 2.0;
-        for (line, text) in b.lines.iter().enumerate() {
-            let y = mid - 4.0 + 13.0 * line as f64 - 6.0 * (b.lines.len() as f64 - 1.0) + 6.0;
-            let _ = writeln!(
-                svg,
-                "<text class=\"label\" x=\"{centre:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" \
-                 fill=\"{colour}\">{}</text>",
-                escape(text)
-            );
-        }
-        svg.push_str("</g>\n");
-        x += b.width + GAP;
     }
-    legend(&mut svg, MARGIN, height - 14.0);
-    svg.push_str("</svg>\n");
-    Ok(svg)
+    svg.push_str("</g>\n");
 }
 
 /// The colour and width key along the bottom.
