@@ -24,7 +24,7 @@ pub mod synthetic;
 pub use dataset::{DatasetKind, LoadOptions, load};
 pub use error::{Error, Result};
 pub use image_set::ImageSet;
-pub use loader::{Augment, Batch, Loader, Normalize};
+pub use loader::{Augment, Batch, Batches, Loader, Normalize};
 
 /// Which part of a data set to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

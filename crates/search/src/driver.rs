@@ -234,6 +234,42 @@ impl Prepared {
     }
 }
 
+/// The learning rate of step `t` of a phase of `total` steps: a cosine from `peak` to zero,
+/// per step, without warm-up (each phase, warm-up and search, has its own).
+fn cosine_lr(peak: f64, t: usize, total: usize) -> f64 {
+    0.5 * peak * (1.0 + (std::f64::consts::PI * t as f64 / total as f64).cos())
+}
+
+/// The held-out batches of an epoch's architecture updates, in a shuffled order drawn from
+/// the run's seed; when they run out, a new pass in a new order begins.
+struct HeldOutBatches {
+    batches: proxyless_data::Batches,
+    seed: u64,
+    epoch: usize,
+    passes: u64,
+}
+
+impl HeldOutBatches {
+    fn new(held_out: &proxyless_data::Loader, seed: u64, epoch: usize) -> Self {
+        Self {
+            batches: held_out.epoch(seed_for(seed, epoch, 2)),
+            seed,
+            epoch,
+            passes: 0,
+        }
+    }
+
+    /// The next batch of `held_out` (the loader the batches were drawn from).
+    fn next(&mut self, held_out: &proxyless_data::Loader) -> proxyless_data::Batch {
+        if let Some(batch) = self.batches.next() {
+            return batch;
+        }
+        self.passes += 1;
+        self.batches = held_out.epoch(seed_for(self.seed, self.epoch, 3 + self.passes));
+        self.batches.next().expect("the held-out set has a batch")
+    }
+}
+
 impl Search {
     /// Prepares a new search writing into `out` (created; it must not hold another run).
     pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
@@ -347,8 +383,7 @@ impl Search {
         };
         let bar = self.progress.epoch(&label, steps);
         let mut rng = StdRng::seed_from_u64(seed_for(self.config.seed, epoch, 1));
-        let mut arch_pass = 0u64;
-        let mut arch_batches = self.data.arch.epoch(seed_for(self.config.seed, epoch, 2));
+        let mut held_out = HeldOutBatches::new(&self.data.arch, self.config.seed, epoch);
         let (mut loss_sum, mut right, mut seen) = (0.0, 0usize, 0usize);
         let log_every = s.log_every.max(1);
         for (i, batch) in self
@@ -357,9 +392,7 @@ impl Search {
             .epoch(seed_for(self.config.seed, epoch, 0))
             .enumerate()
         {
-            let t = (phase_epoch * steps + i) as f64;
-            let lr =
-                0.5 * peak * (1.0 + (std::f64::consts::PI * t / (phase_len * steps) as f64).cos());
+            let lr = cosine_lr(peak, phase_epoch * steps + i, phase_len * steps);
             let active = self.state.arch.sample_paths(&mut rng);
             let tensors = batch_tensors(&batch, &self.device);
             let model = self.model.clone();
@@ -384,18 +417,7 @@ impl Search {
             seen += stats.total;
             if arch_on && (i + 1) % self.config.arch.update_every == 0 {
                 for _ in 0..self.config.arch.steps {
-                    let batch = match arch_batches.next() {
-                        Some(b) => b,
-                        None => {
-                            arch_pass += 1;
-                            arch_batches = self.data.arch.epoch(seed_for(
-                                self.config.seed,
-                                epoch,
-                                3 + arch_pass,
-                            ));
-                            arch_batches.next().expect("the held-out set has a batch")
-                        }
-                    };
+                    let batch = held_out.next(&self.data.arch);
                     self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
                 }
             }
