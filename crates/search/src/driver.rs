@@ -65,6 +65,21 @@ pub struct Search {
     progress: Progress,
 }
 
+/// What each seed derived from a search's seed is for. The numbers are part of every recorded
+/// search result: changing one changes the results of every seed.
+mod purpose {
+    /// The order and augmentation of an epoch's training batches.
+    pub const WEIGHT_BATCHES: u64 = 0;
+    /// The paths sampled for weight steps and architecture steps.
+    pub const PATHS: u64 = 1;
+    /// The order of an epoch's held-out batches for architecture steps.
+    pub const HELD_OUT: u64 = 2;
+    /// Further passes over the held-out batches: this plus the pass (1, 2, ...).
+    pub const HELD_OUT_AGAIN: u64 = 3;
+    /// The initial α (with the epoch `usize::MAX`, apart from every epoch's seeds).
+    pub const ALPHA_INIT: u64 = 7;
+}
+
 /// A seed for one purpose of one epoch, derived from the run's seed.
 fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -179,7 +194,7 @@ pub fn target_outside_range(costs: &CandidateCosts, target: f64) -> Option<Strin
 
 /// The state of a search before its first step: α ~ N(0, init_std) from the run's seed.
 fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
-    let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, 7));
+    let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, purpose::ALPHA_INIT));
     SearchState {
         epochs_done: 0,
         weight_steps: 0,
@@ -252,7 +267,7 @@ struct HeldOutBatches {
 impl HeldOutBatches {
     fn new(held_out: &proxyless_data::Loader, seed: u64, epoch: usize) -> Self {
         Self {
-            batches: held_out.epoch(seed_for(seed, epoch, 2)),
+            batches: held_out.epoch(seed_for(seed, epoch, purpose::HELD_OUT)),
             seed,
             epoch,
             passes: 0,
@@ -265,7 +280,11 @@ impl HeldOutBatches {
             return batch;
         }
         self.passes += 1;
-        self.batches = held_out.epoch(seed_for(self.seed, self.epoch, 3 + self.passes));
+        self.batches = held_out.epoch(seed_for(
+            self.seed,
+            self.epoch,
+            purpose::HELD_OUT_AGAIN + self.passes,
+        ));
         self.batches.next().expect("the held-out set has a batch")
     }
 }
@@ -382,14 +401,14 @@ impl Search {
             format!("search {}/{}", phase_epoch + 1, s.epochs)
         };
         let bar = self.progress.epoch(&label, steps);
-        let mut rng = StdRng::seed_from_u64(seed_for(self.config.seed, epoch, 1));
+        let mut rng = StdRng::seed_from_u64(seed_for(self.config.seed, epoch, purpose::PATHS));
         let mut held_out = HeldOutBatches::new(&self.data.arch, self.config.seed, epoch);
         let (mut loss_sum, mut right, mut seen) = (0.0, 0usize, 0usize);
         let log_every = s.log_every.max(1);
         for (i, batch) in self
             .data
             .train
-            .epoch(seed_for(self.config.seed, epoch, 0))
+            .epoch(seed_for(self.config.seed, epoch, purpose::WEIGHT_BATCHES))
             .enumerate()
         {
             let lr = cosine_lr(peak, phase_epoch * steps + i, phase_len * steps);

@@ -81,6 +81,10 @@ impl EpochTraining {
     }
 }
 
+/// The purpose of the seed of an epoch's training batches (order and augmentation). The
+/// number and the derivation below are part of every recorded training result.
+const TRAIN_BATCHES: u64 = 0;
+
 /// Seed for one purpose of one epoch, from the run's seed.
 fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -301,7 +305,10 @@ impl Trainer {
             data.steps_per_epoch as usize,
         );
         let mut done = EpochTraining::default();
-        for batch in data.train.epoch(seed_for(self.config.seed, epoch, 0)) {
+        for batch in data
+            .train
+            .epoch(seed_for(self.config.seed, epoch, TRAIN_BATCHES))
+        {
             let lr = data.schedule.lr(state.steps);
             let tensors = batch_tensors(&batch, &self.device);
             let smoothing = self.config.optim.label_smoothing;
