@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use proxyless_rundir::RunFiles;
 use proxyless_space::{Architecture, NetSpec, SearchSpace, presets};
 
 /// A file (or preset name) given on the command line, read and recognised.
@@ -123,7 +124,7 @@ fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description
 }
 
 /// The input side recorded beside the `net.config` at `path`: the `input` of an export's
-/// `preprocessing.json` in the same folder, or the resolution of the `space.toml` of the run
+/// `preprocessing.json` in the same folder, or the resolution of the space of the search run
 /// that derived it (the same folder, or the one above: `RUN/final/net.config`).
 fn recorded_resolution(path: &Path) -> Option<usize> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -133,10 +134,13 @@ fn recorded_resolution(path: &Path) -> Option<usize> {
         .and_then(|v| v["input"][1].as_u64())
         .map(|side| side as usize);
     preprocessing.or_else(|| {
-        [dir.join("space.toml"), dir.join("..").join("space.toml")]
-            .iter()
-            .find_map(|p| SearchSpace::from_toml_file(p).ok())
-            .map(|space| space.input.resolution)
+        [
+            RunFiles::new(dir).space(),
+            RunFiles::new(dir.join("..")).space(),
+        ]
+        .iter()
+        .find_map(|p| SearchSpace::from_toml_file(p).ok())
+        .map(|space| space.input.resolution)
     })
 }
 

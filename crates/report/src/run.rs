@@ -60,8 +60,9 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
         })?;
     let mut pictures = vec![("architecture.svg", "The derived architecture", drawn)];
     pictures.push(probability_picture(&space, &run.alphas));
-    pictures.extend(curve_pictures(run)?);
-    pictures.push(breakdown_picture(run, &space, &arch)?);
+    let model = cost_model(run)?;
+    pictures.extend(curve_pictures(run, &model));
+    pictures.push(breakdown_picture(run, &model, &space, &arch)?);
     let epochs: Vec<&MetricLine> = run
         .metrics
         .iter()
@@ -109,7 +110,7 @@ fn probability_picture(space: &SearchSpace, alphas: &[AlphaLine]) -> Picture {
 
 /// Loss, training accuracy, held-out accuracy and entropy over the run, and the expected cost
 /// after each architecture update when the run has a cost.
-fn curve_pictures(run: &RunRecord) -> Result<Vec<Picture>, Error> {
+fn curve_pictures(run: &RunRecord, model: &CostModel) -> Vec<Picture> {
     let (mut loss, mut accuracy, mut entropy) = (Vec::new(), Vec::new(), Vec::new());
     let (mut holdout, mut updates) = (Vec::new(), Vec::new());
     for m in &run.metrics {
@@ -184,7 +185,7 @@ fn curve_pictures(run: &RunRecord) -> Result<Vec<Picture>, Error> {
             name: "E[cost]".into(),
             points: updates,
         };
-        let unit = cost_model(run)?.unit();
+        let unit = model.unit();
         pictures.push((
             "cost.svg",
             "Expected cost E[cost] under p after each architecture update, and the target",
@@ -197,17 +198,17 @@ fn curve_pictures(run: &RunRecord) -> Result<Vec<Picture>, Error> {
             ),
         ));
     }
-    Ok(pictures)
+    pictures
 }
 
 /// The derived architecture's cost, block by block, in the run's cost unit (MACs without a
 /// cost).
 fn breakdown_picture(
     run: &RunRecord,
+    model: &CostModel,
     space: &SearchSpace,
     arch: &Architecture,
 ) -> Result<Picture, Error> {
-    let model = cost_model(run)?;
     let costs = model
         .candidate_costs(space)
         .map_err(|source| Error::Table {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::read::optional_text;
 use crate::records::{AlphaLine, MetricLine, Summary};
 
 /// The files of the run directory at `root`.
@@ -14,6 +15,9 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
+    /// The name of the checkpoints' folder inside the run directory.
+    pub const CHECKPOINTS: &str = "checkpoints";
+
     /// The run directory at `root` (nothing is read or created).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -51,7 +55,7 @@ impl RunFiles {
 
     /// The checkpoint folders (`epoch-N`).
     pub fn checkpoints(&self) -> PathBuf {
-        self.root.join("checkpoints")
+        self.root.join(Self::CHECKPOINTS)
     }
 
     /// What the finished search derived.
@@ -104,10 +108,26 @@ impl RunFiles {
         append(&self.alpha(), line)
     }
 
-    /// Keeps only the metrics and α lines of the first `epochs_done` epochs (a run resumed
-    /// from its last checkpoint drops what an interrupted epoch wrote).
+    /// Keeps only the metrics and α lines of the first `epochs_done` epochs, as written (a run
+    /// resumed from its last checkpoint drops what an interrupted epoch wrote).
     pub fn truncate_to_epochs(&self, epochs_done: usize) -> Result<()> {
-        crate::read::truncate(self, epochs_done)
+        for path in [self.metrics(), self.alpha()] {
+            let Some(text) = optional_text(&path)? else {
+                continue;
+            };
+            let kept: String = text
+                .lines()
+                .filter(|line| {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .ok()
+                        .and_then(|v| v["epoch"].as_u64())
+                        .is_some_and(|e| (e as usize) < epochs_done)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            self.write(&path, kept.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Writes the summary (pretty JSON and a final newline).

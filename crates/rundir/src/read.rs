@@ -77,34 +77,11 @@ impl RunRecord {
     }
 }
 
-/// Keeps only the lines of the metrics and the α history whose epoch is below `epochs_done`:
-/// lines written by an interrupted epoch go away when the run resumes from its last
-/// checkpoint.
-pub(crate) fn truncate(files: &RunFiles, epochs_done: usize) -> Result<()> {
-    for path in [files.metrics(), files.alpha()] {
-        let Some(text) = optional_text(&path)? else {
-            continue;
-        };
-        let kept: String = text
-            .lines()
-            .filter(|line| {
-                serde_json::from_str::<serde_json::Value>(line)
-                    .ok()
-                    .and_then(|v| v["epoch"].as_u64())
-                    .is_some_and(|e| (e as usize) < epochs_done)
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        files.write(&path, kept.as_bytes())?;
-    }
-    Ok(())
-}
-
 fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::new(path, e))
 }
 
-fn optional_text(path: &Path) -> Result<Option<String>> {
+pub(crate) fn optional_text(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -226,7 +203,7 @@ mod tests {
             accuracy: 0.5,
         };
         files.append_metric(&later).unwrap();
-        truncate(&files, 1).unwrap();
+        files.truncate_to_epochs(1).unwrap();
         assert_eq!(RunRecord::read(dir.path()).unwrap().metrics.len(), 2);
 
         std::fs::write(files.metrics(), "{\"kind\":\"step\"}\n").unwrap();

@@ -83,19 +83,6 @@ pub enum MetricLine {
     },
 }
 
-impl MetricLine {
-    /// The epoch the line belongs to.
-    pub fn epoch(&self) -> usize {
-        match self {
-            MetricLine::Step { epoch, .. }
-            | MetricLine::Train { epoch, .. }
-            | MetricLine::Arch { epoch, .. }
-            | MetricLine::Reinforce { epoch, .. }
-            | MetricLine::Epoch { epoch, .. } => *epoch,
-        }
-    }
-}
-
 /// One line of `alpha.jsonl`: the architecture parameters after an epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlphaLine {

@@ -323,7 +323,7 @@ impl Search {
     /// with the configuration it was created with.
     pub fn resume(dir: &Path, device: &Device, quiet: bool) -> Result<Self> {
         let run = RunDir::open(dir)?;
-        let config_path = dir.join("config.toml");
+        let config_path = run.files().config();
         let text =
             std::fs::read_to_string(&config_path).map_err(|e| Error::file(&config_path, e))?;
         let origin = config_path.display().to_string();

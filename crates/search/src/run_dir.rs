@@ -49,7 +49,7 @@ impl RunDir {
     /// Creates a new run directory; an existing non-empty directory is refused so that no
     /// run overwrites another.
     pub fn create(path: &Path) -> Result<Self> {
-        proxyless_plumbing::files::create_run_dir(path, "checkpoints")
+        proxyless_plumbing::files::create_run_dir(path, RunFiles::CHECKPOINTS)
             .map_err(|e| Error::file(path, e))?;
         Ok(Self {
             files: RunFiles::new(path),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use proxyless_profiler::{ProfileSettings, measure_nets};
+use proxyless_rundir::RunFiles;
 use proxyless_search::{Search, SearchConfig, search_costs};
 use proxyless_space::{Architecture, CandidateCosts, SearchSpace, presets};
 use proxyless_train::{TrainConfig, Trainer};
@@ -217,7 +218,7 @@ impl Study {
     fn search(&self, seed: u64, costs: &CandidateCosts) -> Result<SearchRecord> {
         let name = format!("search-{seed}");
         let dir = self.dir.join(&name);
-        let search = if dir.join("config.toml").is_file() {
+        let search = if RunFiles::new(&dir).config().is_file() {
             Search::resume(&dir, &self.device, self.quiet)?
         } else {
             remove_partial(&dir)?;
