@@ -124,6 +124,11 @@ impl StudyConfig {
         Ok(config)
     }
 
+    /// The study as TOML, as `study.toml` of a study directory holds it.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(self).expect("configurations serialise")
+    }
+
     /// Reads and checks a study file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;

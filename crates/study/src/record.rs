@@ -191,9 +191,10 @@ impl StudyRecord {
 
     /// Writes `study.json` through a temporary file and a rename.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("records serialise");
-        proxyless_plumbing::files::write_atomic(path, text.as_bytes())
-            .map_err(|e| Error::file(path, e))
+        write_text(
+            path,
+            &serde_json::to_string_pretty(self).expect("records serialise"),
+        )
     }
 
     /// The networks of `kind`.
@@ -264,6 +265,12 @@ impl StudyRecord {
             kendall,
         });
     }
+}
+
+/// Writes `text` to `path` atomically, naming the file in the error: every file of a study
+/// directory is written this way.
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
+    proxyless_plumbing::files::write_atomic(path, text.as_bytes()).map_err(|e| Error::file(path, e))
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use proxyless_report::charts::{ErrorPoint, scatter_chart};
 
-use crate::error::{Error, Result};
-use crate::record::{NetKind, StudyNet, StudyRecord};
+use crate::error::Result;
+use crate::record::{NetKind, StudyNet, StudyRecord, write_text};
 
 const KINDS: [NetKind; 4] = [
     NetKind::Searched,
@@ -26,9 +26,7 @@ pub fn write_pages(record: &StudyRecord, dir: &Path) -> Result<()> {
         ("accuracy-cost.svg", by_cost.clone()),
         ("accuracy-latency.svg", by_latency.clone()),
     ] {
-        let path = dir.join(name);
-        proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
-            .map_err(|e| Error::file(&path, e))?;
+        write_text(&dir.join(name), &text)?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use tracing::info;
 use crate::config::{ResolvedStudy, StudyConfig};
 use crate::error::{Error, Result};
 use crate::plan::{PlanSettings, extend_plan, plan};
-use crate::record::{SearchRecord, StudyRecord};
+use crate::record::{SearchRecord, StudyRecord, write_text};
 use crate::render::write_pages;
 
 /// A study in its directory, new or resumed.
@@ -44,17 +44,10 @@ impl Study {
             ));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
-        let write = |name: &str, text: String| {
-            let path = dir.join(name);
-            proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
-                .map_err(|e| Error::file(&path, e))
-        };
+        let write = |name: &str, text: String| write_text(&dir.join(name), &text);
         write("search.toml", config.search.to_toml_string())?;
         write("train.toml", config.train.to_toml_string())?;
-        write(
-            "study.toml",
-            toml::to_string_pretty(&config.study).expect("configurations serialise"),
-        )?;
+        write("study.toml", config.study.to_toml_string())?;
         let space = presets::resolve(&config.search.space)?;
         let record = StudyRecord {
             space: space.name.clone(),
@@ -114,10 +107,7 @@ impl Study {
         let mut study = self.config.study.clone();
         study.search_seeds.extend_from_slice(seeds);
         study.validate("study.toml")?;
-        let path = self.dir.join("study.toml");
-        let text = toml::to_string_pretty(&study).expect("configurations serialise");
-        proxyless_plumbing::files::write_atomic(&path, text.as_bytes())
-            .map_err(|e| Error::file(&path, e))?;
+        write_text(&self.dir.join("study.toml"), &study.to_toml_string())?;
         self.config.study = study;
         Ok(())
     }
