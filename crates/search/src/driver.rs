@@ -258,6 +258,7 @@ fn cosine_lr(peak: f64, t: usize, total: usize) -> f64 {
 /// The held-out batches of an epoch's architecture updates, in a shuffled order drawn from
 /// the run's seed; when they run out, a new pass in a new order begins.
 struct HeldOutBatches {
+    loader: proxyless_data::Loader,
     batches: proxyless_data::Batches,
     seed: u64,
     epoch: usize,
@@ -267,6 +268,7 @@ struct HeldOutBatches {
 impl HeldOutBatches {
     fn new(held_out: &proxyless_data::Loader, seed: u64, epoch: usize) -> Self {
         Self {
+            loader: held_out.clone(),
             batches: held_out.epoch(seed_for(seed, epoch, purpose::HELD_OUT)),
             seed,
             epoch,
@@ -274,13 +276,13 @@ impl HeldOutBatches {
         }
     }
 
-    /// The next batch of `held_out` (the loader the batches were drawn from).
-    fn next(&mut self, held_out: &proxyless_data::Loader) -> proxyless_data::Batch {
+    /// The next held-out batch.
+    fn next(&mut self) -> proxyless_data::Batch {
         if let Some(batch) = self.batches.next() {
             return batch;
         }
         self.passes += 1;
-        self.batches = held_out.epoch(seed_for(
+        self.batches = self.loader.epoch(seed_for(
             self.seed,
             self.epoch,
             purpose::HELD_OUT_AGAIN + self.passes,
@@ -436,7 +438,7 @@ impl Search {
             seen += stats.total;
             if arch_on && (i + 1) % self.config.arch.update_every == 0 {
                 for _ in 0..self.config.arch.steps {
-                    let batch = held_out.next(&self.data.arch);
+                    let batch = held_out.next();
                     self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
                 }
             }
