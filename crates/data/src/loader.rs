@@ -112,15 +112,24 @@ impl Loader {
     /// One pass over the data in an order (and with augmentations) fixed by `seed`. Batches
     /// are assembled on a background thread, a few ahead of the consumer.
     pub fn epoch(&self, seed: u64) -> Batches {
+        self.epoch_from(seed, 0)
+    }
+
+    /// The pass of [`epoch`](Self::epoch)`(seed)` from its batch `first` on: the same batches,
+    /// bitwise, as the whole pass gives from there (the order is drawn from `seed`, each
+    /// batch's augmentation from `seed` and the batch's number), without assembling the
+    /// batches before it. A run resumed in the middle of an epoch continues with it.
+    pub fn epoch_from(&self, seed: u64, first: usize) -> Batches {
         let (tx, rx) = sync_channel(self.prefetch);
         let this = self.clone();
         let handle = std::thread::spawn(move || {
-            let mut rng = StdRng::seed_from_u64(seed);
             let mut order: Vec<usize> = (0..this.set.len()).collect();
             if this.shuffle {
-                order.shuffle(&mut rng);
+                order.shuffle(&mut StdRng::seed_from_u64(seed));
             }
-            for chunk in order.chunks(this.batch_size).take(this.num_batches()) {
+            let chunks = order.chunks(this.batch_size).take(this.num_batches());
+            for (b, chunk) in chunks.enumerate().skip(first) {
+                let mut rng = StdRng::seed_from_u64(batch_seed(seed, b));
                 if tx.send(this.assemble(chunk, &mut rng)).is_err() {
                     return;
                 }
@@ -176,6 +185,11 @@ impl Loader {
     }
 }
 
+/// The seed of batch `b`'s augmentation in the pass of `seed`.
+fn batch_seed(seed: u64, b: usize) -> u64 {
+    seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ (b as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// The batches of one epoch, produced on a background thread.
 pub struct Batches {
     rx: Receiver<Batch>,
@@ -227,6 +241,16 @@ mod tests {
             mean.abs() < 1e-3 && (var - 1.0).abs() < 1e-2,
             "{mean} {var}"
         );
+    }
+
+    #[test]
+    fn a_pass_from_a_later_batch_is_the_rest_of_the_whole_pass() {
+        let l = loader(Some(Augment { pad: 2, flip: true }));
+        let whole: Vec<Batch> = l.epoch(9).collect();
+        for first in [1, 2, whole.len()] {
+            let rest: Vec<Batch> = l.epoch_from(9, first).collect();
+            assert_eq!(rest, whole[first..], "from batch {first}");
+        }
     }
 
     #[test]

@@ -39,4 +39,4 @@ pub use mbconv::{MbConv, MbConvConfig};
 pub use net::{
     ProxylessNet, classifier, conv_layer, conv_layer_with, pool_and_classify, pytorch_default_init,
 };
-pub use params::{count_buffers, count_trainable};
+pub use params::{count_buffers, count_trainable, float_bits, settle_running_stats};

@@ -1,5 +1,6 @@
 //! A whole child network (`ProxylessNASNets` in the paper's code).
 
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use proxyless_space::{BnSpec, ConvSpec, LinearSpec, NetSpec};
@@ -127,9 +128,13 @@ pub fn classifier(spec: &LinearSpec, device: &Device) -> Linear {
             max: bound,
         })
         .init(device);
-    linear.bias = linear
-        .bias
-        .map(|b| b.map(|t| Tensor::zeros(t.shape(), &t.device())));
+    // A new parameter rather than `Param::map` on the initialised bias: a mapped value keeps
+    // its parameter's settings but is not itself tracked, so the bias would never get a
+    // gradient until the module was saved and loaded again.
+    linear.bias = Some(Param::from_tensor(Tensor::zeros(
+        [spec.out_features],
+        device,
+    )));
     linear
 }
 

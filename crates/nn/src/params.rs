@@ -52,3 +52,52 @@ pub fn count_trainable<M: Module>(module: &M) -> u64 {
 pub fn count_buffers<M: Module>(module: &M) -> u64 {
     count(module).buffers
 }
+
+/// Collects every float tensor's values, in the bits of its elements, by module path.
+#[derive(Default)]
+struct Bits {
+    path: Vec<String>,
+    tensors: Vec<(String, Vec<u32>)>,
+}
+
+impl ModuleVisitor for Bits {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let data = param.val().into_data().convert::<f32>();
+        let bits = data
+            .as_slice::<f32>()
+            .expect("converted to f32")
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        self.tensors.push((self.path.join("."), bits));
+    }
+}
+
+/// Every float tensor of `module` (parameters and running statistics) as the bit patterns of
+/// its values, keyed by module path in visiting order: two modules hold bitwise the same
+/// values exactly when these are equal. Resume and rerun tests compare weights with it.
+pub fn float_bits<M: Module>(module: &M) -> Vec<(String, Vec<u32>)> {
+    settle_running_stats(module);
+    let mut bits = Bits::default();
+    module.visit(&mut bits);
+    bits.tensors
+}
+
+/// Merges the BatchNorm running statistics' latest updates into the values that saving and
+/// visiting a module read. Burn keeps a module's newest running-statistics update aside (per
+/// thread) until the next read through `value_sync`, and a record or a visitor reads the value
+/// before it: a checkpoint saved without this lacks the last training step's update, and a
+/// resumed run diverges from the uninterrupted one. Call it before saving a module.
+pub fn settle_running_stats<M: Module>(module: &M) {
+    // `valid` synchronises every running state it meets (they are shared with `module`); the
+    // validation copy it returns is not needed.
+    drop(module.valid());
+}

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `contents` to `path` through a temporary file in the same directory and a rename,
-/// so an interrupted write never leaves a partial file and an old file survives a failure.
+/// so an interrupted write never leaves a partial file and an old file survives a failure;
+/// the file and then the directory's rename are flushed to disk before it returns.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -24,7 +25,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        crate::checkpoints::sync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -1,9 +1,12 @@
 //! Run plumbing shared by the search, training, export and study crates, with no tensor in
 //! sight: [`files`] that are never half-written (atomic writes, JSON lines, run and
-//! checkpoint directories) and [`progress`] bars with rate and ETA.
+//! checkpoint directories), [`checkpoints`] inside epochs that resume exactly, and
+//! [`progress`] bars with rate and ETA.
 
+pub mod checkpoints;
 pub mod files;
 pub mod progress;
 
+pub use checkpoints::{Cadence, CadenceClock, EpochTotals, LogLengths};
 pub use files::{append_json_line, write_atomic};
 pub use progress::Progress;

@@ -18,6 +18,10 @@ impl RunFiles {
     /// The name of the checkpoints' folder inside the run directory.
     pub const CHECKPOINTS: &str = "checkpoints";
 
+    /// The append-only logs, metrics and α: a run resumed from a checkpoint cuts them back to
+    /// the lengths they had when it was taken.
+    pub const LOGS: [&str; 2] = ["metrics.jsonl", "alpha.jsonl"];
+
     /// The run directory at `root` (nothing is read or created).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -45,12 +49,12 @@ impl RunFiles {
 
     /// One [`MetricLine`] per line.
     pub fn metrics(&self) -> PathBuf {
-        self.root.join("metrics.jsonl")
+        self.root.join(Self::LOGS[0])
     }
 
     /// One [`AlphaLine`] per line.
     pub fn alpha(&self) -> PathBuf {
-        self.root.join("alpha.jsonl")
+        self.root.join(Self::LOGS[1])
     }
 
     /// The checkpoint folders (`epoch-N`).

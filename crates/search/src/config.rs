@@ -91,6 +91,21 @@ pub struct ScheduleConfig {
     pub eval_batches: usize,
     /// Checkpoints kept in the run directory (the newest ones).
     pub keep_checkpoints: usize,
+    /// Also checkpoint inside an epoch every this many weight steps (0: only at the end of
+    /// an epoch). A search resumed from any checkpoint ends as the uninterrupted one.
+    pub checkpoint_every_steps: usize,
+    /// Also checkpoint inside an epoch every this many minutes (0: not by time).
+    pub checkpoint_every_minutes: f64,
+}
+
+impl ScheduleConfig {
+    /// When to checkpoint inside an epoch.
+    pub fn cadence(&self) -> proxyless_plumbing::Cadence {
+        proxyless_plumbing::Cadence {
+            every_steps: self.checkpoint_every_steps,
+            every_minutes: self.checkpoint_every_minutes,
+        }
+    }
 }
 
 impl Default for ScheduleConfig {
@@ -102,6 +117,8 @@ impl Default for ScheduleConfig {
             log_every: 50,
             eval_batches: 0,
             keep_checkpoints: 2,
+            checkpoint_every_steps: 0,
+            checkpoint_every_minutes: 0.0,
         }
     }
 }
@@ -416,6 +433,13 @@ impl SearchConfig {
             return bad(
                 "schedule.epochs",
                 "expected at least one search epoch".into(),
+            );
+        }
+        let minutes = self.schedule.checkpoint_every_minutes;
+        if !(minutes.is_finite() && minutes >= 0.0) {
+            return bad(
+                "schedule.checkpoint_every_minutes",
+                format!("expected 0 (off) or a positive number of minutes; got {minutes}"),
             );
         }
         if self.arch.update_every == 0 || self.arch.steps == 0 {

@@ -8,9 +8,10 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::draw_network;
-use proxyless_rundir::{AlphaLine, MetricLine, Summary};
+use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, Summary};
 use proxyless_space::{Architecture, CandidateCosts, NetSpec, SearchSpace, presets};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
 use proxyless_supernet::{ArchParams, Searchable, Supernet};
@@ -78,6 +79,17 @@ mod purpose {
     pub const HELD_OUT_AGAIN: u64 = 3;
     /// The initial α (with the epoch `usize::MAX`, apart from every epoch's seeds).
     pub const ALPHA_INIT: u64 = 7;
+    /// The paths and gates of an epoch's architecture updates, one stream per update.
+    pub const ARCH_UPDATES: u64 = 1 << 32;
+    /// The device's generator (dropout), reseeded before every weight step and update.
+    pub const DEVICE: u64 = (1 << 32) + 1;
+}
+
+/// A seed for step `step` of an epoch's stream `seed` (of [`seed_for`]): every step draws from
+/// a stream of its own, so a run resumed in the middle of an epoch draws what the
+/// uninterrupted run drew.
+fn step_seed(seed: u64, step: usize) -> u64 {
+    seed ^ (step as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
 }
 
 /// A seed for one purpose of one epoch, derived from the run's seed.
@@ -208,6 +220,8 @@ fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
         baseline: Baseline::new(config.reinforce.baseline_decay),
         cost_weight: config.target.lambda,
         elapsed_seconds: 0.0,
+        within_epoch: None,
+        logs: None,
     }
 }
 
@@ -266,13 +280,24 @@ struct HeldOutBatches {
 }
 
 impl HeldOutBatches {
-    fn new(held_out: &proxyless_data::Loader, seed: u64, epoch: usize) -> Self {
+    /// The epoch's held-out batches after the first `consumed` of them.
+    fn new(held_out: &proxyless_data::Loader, seed: u64, epoch: usize, consumed: usize) -> Self {
+        let per_pass = held_out.num_batches().max(1);
+        let passes = (consumed / per_pass) as u64;
         Self {
             loader: held_out.clone(),
-            batches: held_out.epoch(seed_for(seed, epoch, purpose::HELD_OUT)),
+            batches: held_out.epoch_from(Self::pass_seed(seed, epoch, passes), consumed % per_pass),
             seed,
             epoch,
-            passes: 0,
+            passes,
+        }
+    }
+
+    /// The seed of pass `pass` (0, 1, ...) over the held-out batches in `epoch`.
+    fn pass_seed(seed: u64, epoch: usize, pass: u64) -> u64 {
+        match pass {
+            0 => seed_for(seed, epoch, purpose::HELD_OUT),
+            p => seed_for(seed, epoch, purpose::HELD_OUT_AGAIN + p),
         }
     }
 
@@ -282,11 +307,9 @@ impl HeldOutBatches {
             return batch;
         }
         self.passes += 1;
-        self.batches = self.loader.epoch(seed_for(
-            self.seed,
-            self.epoch,
-            purpose::HELD_OUT_AGAIN + self.passes,
-        ));
+        self.batches = self
+            .loader
+            .epoch(Self::pass_seed(self.seed, self.epoch, self.passes));
         self.batches.next().expect("the held-out set has a batch")
     }
 }
@@ -340,7 +363,12 @@ impl Search {
                 (fresh, optim, state)
             }
         };
-        run.files().truncate_to_epochs(state.epochs_done)?;
+        match &state.logs {
+            Some(logs) => logs
+                .restore(run.path())
+                .map_err(|e| Error::file(run.path(), e))?,
+            None => run.files().truncate_to_epochs(state.epochs_done)?,
+        }
         info!(run = %dir.display(), epochs_done = state.epochs_done, "search resumed");
         Ok(Self {
             config,
@@ -377,18 +405,17 @@ impl Search {
             if stop_after.is_some_and(|n| self.state.epochs_done >= n) {
                 return Ok(None);
             }
-            let started = Instant::now();
-            self.epoch(self.state.epochs_done)?;
-            let seconds = started.elapsed().as_secs_f64();
+            let totals = self.epoch(self.state.epochs_done)?;
             self.state.epochs_done += 1;
-            self.state.elapsed_seconds += seconds;
-            self.end_of_epoch(seconds)?;
+            self.end_of_epoch(totals.seconds)?;
         }
         Ok(Some(self.finish()?))
     }
 
-    fn epoch(&mut self, epoch: usize) -> Result<()> {
-        let s = &self.config.schedule;
+    /// Runs epoch `epoch` from where its checkpoint left it (the start, or the steps in
+    /// `state.within_epoch`), checkpointing inside it as the schedule says; returns its totals.
+    fn epoch(&mut self, epoch: usize) -> Result<EpochTotals> {
+        let s = self.config.schedule.clone();
         let warm = epoch < s.warmup_epochs;
         let (phase_epoch, phase_len, peak) = if warm {
             (epoch, s.warmup_epochs, self.config.weights.warmup_lr)
@@ -402,19 +429,31 @@ impl Search {
         } else {
             format!("search {}/{}", phase_epoch + 1, s.epochs)
         };
+        let mut totals = self.state.within_epoch.take().unwrap_or_default();
+        let first = totals.steps;
         let bar = self.progress.epoch(&label, steps);
-        let mut rng = StdRng::seed_from_u64(seed_for(self.config.seed, epoch, purpose::PATHS));
-        let mut held_out = HeldOutBatches::new(&self.data.arch, self.config.seed, epoch);
-        let (mut loss_sum, mut right, mut seen) = (0.0, 0usize, 0usize);
-        let log_every = s.log_every.max(1);
-        for (i, batch) in self
+        bar.inc(first as u64);
+        let seed = self.config.seed;
+        let update_every = self.config.arch.update_every;
+        let consumed = if arch_on {
+            first / update_every * self.config.arch.steps
+        } else {
+            0
+        };
+        let mut held_out = HeldOutBatches::new(&self.data.arch, seed, epoch, consumed);
+        let mut cadence = CadenceClock::new(s.cadence());
+        let mut session = Instant::now();
+        let batches = self
             .data
             .train
-            .epoch(seed_for(self.config.seed, epoch, purpose::WEIGHT_BATCHES))
-            .enumerate()
-        {
+            .epoch_from(seed_for(seed, epoch, purpose::WEIGHT_BATCHES), first);
+        for (i, batch) in (first..).zip(batches) {
             let lr = cosine_lr(peak, phase_epoch * steps + i, phase_len * steps);
+            let mut rng =
+                StdRng::seed_from_u64(step_seed(seed_for(seed, epoch, purpose::PATHS), i));
             let active = self.state.arch.sample_paths(&mut rng);
+            self.device
+                .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i));
             let tensors = batch_tensors(&batch, &self.device);
             let model = self.model.clone();
             let (model, stats) = weight_step(
@@ -433,40 +472,77 @@ impl Search {
                 )));
             }
             self.state.weight_steps += 1;
-            loss_sum += stats.loss * stats.total as f64;
-            right += stats.correct;
-            seen += stats.total;
-            if arch_on && (i + 1) % self.config.arch.update_every == 0 {
+            totals.add(stats.loss, stats.correct, stats.total);
+            if arch_on && (i + 1) % update_every == 0 {
+                let mut rng = StdRng::seed_from_u64(step_seed(
+                    seed_for(seed, epoch, purpose::ARCH_UPDATES),
+                    i,
+                ));
+                self.device
+                    .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i + 1));
                 for _ in 0..self.config.arch.steps {
                     let batch = held_out.next();
                     self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
                 }
             }
-            if (i + 1) % log_every == 0 {
-                self.run.files().append_metric(&MetricLine::Step {
-                    epoch,
-                    step: self.state.weight_steps,
-                    lr,
-                    loss: loss_sum / seen as f64,
-                    accuracy: right as f64 / seen as f64,
-                    entropy: self.state.arch.mean_entropy(),
-                })?;
+            if (i + 1) % s.log_every.max(1) == 0 {
+                self.log_step(epoch, lr, &totals)?;
                 bar.set_message(format!(
                     "loss {:.3} acc {:.3} H {:.3}",
-                    loss_sum / seen as f64,
-                    right as f64 / seen as f64,
+                    totals.loss(),
+                    totals.accuracy(),
                     self.state.arch.mean_entropy()
                 ));
             }
             bar.inc(1);
+            if cadence.step_done() && i + 1 < steps {
+                totals.seconds += session.elapsed().as_secs_f64();
+                session = Instant::now();
+                self.checkpoint_within(epoch, totals)?;
+            }
         }
         bar.finish_and_clear();
-        Ok(self.run.files().append_metric(&MetricLine::Train {
+        totals.seconds += session.elapsed().as_secs_f64();
+        self.state.elapsed_seconds += totals.seconds;
+        self.run.files().append_metric(&MetricLine::Train {
             epoch,
             phase: if warm { "warmup" } else { "search" }.into(),
-            loss: loss_sum / seen.max(1) as f64,
-            accuracy: right as f64 / seen.max(1) as f64,
+            loss: totals.loss(),
+            accuracy: totals.accuracy(),
+        })?;
+        Ok(totals)
+    }
+
+    fn log_step(&self, epoch: usize, lr: f64, totals: &EpochTotals) -> Result<()> {
+        Ok(self.run.files().append_metric(&MetricLine::Step {
+            epoch,
+            step: self.state.weight_steps,
+            lr,
+            loss: totals.loss(),
+            accuracy: totals.accuracy(),
+            entropy: self.state.arch.mean_entropy(),
         })?)
+    }
+
+    /// A checkpoint inside epoch `epoch` after `totals.steps` of its steps.
+    fn checkpoint_within(&mut self, epoch: usize, totals: EpochTotals) -> Result<()> {
+        let mut state = self.state.clone();
+        state.within_epoch = Some(totals);
+        self.save_checkpoint(state)?;
+        info!(epoch, steps = totals.steps, "checkpoint inside the epoch");
+        Ok(())
+    }
+
+    /// Saves `state` with the weights, the optimiser and the logs' lengths as they stand.
+    fn save_checkpoint(&self, mut state: SearchState) -> Result<()> {
+        state.logs = Some(LogLengths::measure(self.run.path(), &RunFiles::LOGS));
+        self.run.save_checkpoint(
+            &self.model,
+            &self.optim,
+            &state,
+            self.config.schedule.keep_checkpoints,
+        )?;
+        Ok(())
     }
 
     fn arch_update(
@@ -627,12 +703,7 @@ impl Search {
             probs: self.state.arch.probs(),
             entropy: self.state.arch.entropy(),
         })?;
-        self.run.save_checkpoint(
-            &self.model,
-            &self.optim,
-            &self.state,
-            self.config.schedule.keep_checkpoints,
-        )?;
+        self.save_checkpoint(self.state.clone())?;
         info!(epoch, accuracy, architecture = %text, "epoch done");
         if !self.progress.is_quiet() {
             let cost = match (derived, &self.costs) {

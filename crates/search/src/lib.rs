@@ -15,7 +15,7 @@ mod driver;
 mod error;
 mod run_dir;
 
-pub use config::{DEFAULT_CONFIG, SearchConfig, WeightInit};
+pub use config::{ArchAlgorithm, DEFAULT_CONFIG, SearchConfig, WeightInit};
 pub use data::{SearchData, data_dir, load_train};
 pub use driver::{Search, SearchOutcome, search_costs};
 pub use error::{Error, Result};

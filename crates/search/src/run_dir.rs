@@ -10,7 +10,9 @@ use proxyless_supernet::gradient::Baseline;
 use proxyless_supernet::{ArchParams, Supernet};
 use serde::{Deserialize, Serialize};
 
+use proxyless_plumbing::checkpoints::{checkpoint_name, publish_dir};
 use proxyless_plumbing::files::write_atomic;
+use proxyless_plumbing::{EpochTotals, LogLengths};
 use proxyless_rundir::RunFiles;
 
 use crate::error::{Error, Result};
@@ -33,6 +35,13 @@ pub struct SearchState {
     pub cost_weight: f64,
     /// Seconds spent in earlier sessions of this run.
     pub elapsed_seconds: f64,
+    /// For a checkpoint taken inside an epoch: that epoch's steps done and running sums.
+    #[serde(default)]
+    pub within_epoch: Option<EpochTotals>,
+    /// The lengths of the metrics and α logs when the checkpoint was taken (checkpoints
+    /// written before these were recorded cut the logs back by epoch instead).
+    #[serde(default)]
+    pub logs: Option<LogLengths>,
 }
 
 /// A run directory.
@@ -78,9 +87,10 @@ impl RunDir {
         &self.files
     }
 
-    /// Saves a checkpoint after `state.epochs_done` epochs: written into a temporary folder,
-    /// then renamed into place, so a checkpoint is either complete or absent. Keeps the newest
-    /// `keep` checkpoints.
+    /// Saves a checkpoint after `state.epochs_done` epochs (and `state.within_epoch`'s steps
+    /// of the next): written into a temporary folder, flushed, then renamed into place, so a
+    /// checkpoint is either complete or absent, even after a crash. Keeps the newest `keep`
+    /// checkpoints.
     pub fn save_checkpoint(
         &self,
         model: &Supernet,
@@ -89,11 +99,12 @@ impl RunDir {
         keep: usize,
     ) -> Result<PathBuf> {
         let checkpoints = self.files.checkpoints();
-        let name = format!("epoch-{:04}", state.epochs_done);
+        let name = checkpoint_name(state.epochs_done, state.within_epoch.map(|t| t.steps));
         let tmp = checkpoints.join(format!(".{name}.tmp"));
         let fin = checkpoints.join(&name);
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
+        proxyless_nn::settle_running_stats(model);
         model
             .clone()
             .save_file(tmp.join(WEIGHTS))
@@ -103,10 +114,7 @@ impl RunDir {
             .map_err(|e| Error::file(tmp.join(OPTIMIZER), format!("{e:?}")))?;
         let json = serde_json::to_vec_pretty(state).expect("the search state serialises");
         write_atomic(&tmp.join(STATE), &json).map_err(|e| Error::file(tmp.join(STATE), e))?;
-        if fin.exists() {
-            std::fs::remove_dir_all(&fin).map_err(|e| Error::file(&fin, e))?;
-        }
-        std::fs::rename(&tmp, &fin).map_err(|e| Error::file(&fin, e))?;
+        publish_dir(&tmp, &fin).map_err(|e| Error::file(&fin, e))?;
         let mut all = self.checkpoints()?;
         while all.len() > keep.max(1) {
             let old = all.remove(0);

@@ -21,7 +21,9 @@ use proxyless_space::NetSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use proxyless_plumbing::checkpoints::{checkpoint_name, publish_dir};
 use proxyless_plumbing::files::write_atomic;
+use proxyless_plumbing::{EpochTotals, LogLengths};
 
 const STATE: &str = "state.json";
 const MODEL: &str = "model.bpk";
@@ -75,6 +77,13 @@ pub struct TrainState {
     pub std: Vec<f32>,
     /// The last test evaluation.
     pub test: Option<EvalSummary>,
+    /// For a checkpoint taken inside an epoch: that epoch's steps done and running sums.
+    #[serde(default)]
+    pub within_epoch: Option<EpochTotals>,
+    /// The length of `metrics.jsonl` when the checkpoint was taken (checkpoints written
+    /// before it was recorded cut the file back by epoch instead).
+    #[serde(default)]
+    pub logs: Option<LogLengths>,
 }
 
 impl TrainState {
@@ -137,8 +146,8 @@ impl Checkpoint {
             .map_err(|e| Error::file(&path, format!("cannot load the optimiser state: {e:?}")))
     }
 
-    /// Saves a checkpoint into `checkpoints/epoch-N` of `train_dir` (N = epochs done) and
-    /// keeps the newest `keep`.
+    /// Saves a checkpoint into `checkpoints/epoch-N` of `train_dir` (N = epochs done; with
+    /// `-step-S` for one taken inside an epoch) and keeps the newest `keep`.
     pub fn save(
         train_dir: &Path,
         spec: &NetSpec,
@@ -148,7 +157,8 @@ impl Checkpoint {
         keep: usize,
     ) -> Result<PathBuf> {
         let checkpoints = train_dir.join("checkpoints");
-        let fin = checkpoints.join(format!("epoch-{:04}", state.epochs_done));
+        let name = checkpoint_name(state.epochs_done, state.within_epoch.map(|t| t.steps));
+        let fin = checkpoints.join(name);
         Self::write(&fin, spec, net, Some(optim), state)?;
         let mut all = complete(&checkpoints)?;
         while all.len() > keep.max(1) {
@@ -157,8 +167,9 @@ impl Checkpoint {
         Ok(fin)
     }
 
-    /// Writes a checkpoint directory `dir`: into a temporary sibling, then renamed into
-    /// place (replacing an older `dir`), so a checkpoint is either complete or absent.
+    /// Writes a checkpoint directory `dir`: into a temporary sibling, flushed to disk, then
+    /// renamed into place (replacing an older `dir`), so a checkpoint is either complete or
+    /// absent, even after a crash.
     /// Without an optimiser the checkpoint serves evaluation, export and fine-tuning, not
     /// resuming.
     pub fn write(
@@ -177,6 +188,7 @@ impl Checkpoint {
         let tmp = parent.join(format!(".{name}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
+        proxyless_nn::settle_running_stats(net);
         net.clone()
             .save_file(tmp.join(MODEL))
             .map_err(|e| Error::file(&tmp.join(MODEL), format!("{e:?}")))?;
@@ -190,10 +202,7 @@ impl Checkpoint {
         let config = tmp.join(NET_CONFIG);
         write_atomic(&config, spec.to_net_config_json().as_bytes())
             .map_err(|e| Error::file(&config, e))?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::file(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::file(dir, e))
+        publish_dir(&tmp, dir).map_err(|e| Error::file(dir, e))
     }
 }
 

@@ -31,6 +31,42 @@ pub struct TrainConfig {
     /// The optimiser and its schedule.
     #[serde(default)]
     pub optim: OptimConfig,
+    /// Checkpoints: how many are kept, and when to take one inside an epoch besides the one
+    /// at its end. Resuming from any of them is exact.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+/// Which checkpoints a training run takes and keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Also checkpoint inside an epoch every this many steps (0: only at its end).
+    pub every_steps: usize,
+    /// Also checkpoint inside an epoch every this many minutes (0: not by time).
+    pub every_minutes: f64,
+    /// Checkpoints kept (the newest ones).
+    pub keep: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every_steps: 0,
+            every_minutes: 0.0,
+            keep: 2,
+        }
+    }
+}
+
+impl CheckpointConfig {
+    /// When to checkpoint inside an epoch.
+    pub fn cadence(&self) -> proxyless_plumbing::Cadence {
+        proxyless_plumbing::Cadence {
+            every_steps: self.every_steps,
+            every_minutes: self.every_minutes,
+        }
+    }
 }
 
 /// Where the images come from and how they are batched.
@@ -170,6 +206,16 @@ impl TrainConfig {
         }
         if o.dropout.is_some_and(|d| !(0.0..1.0).contains(&d)) {
             return bad("optim.dropout", "must lie in [0, 1)");
+        }
+        let minutes = self.checkpoint.every_minutes;
+        if !(minutes.is_finite() && minutes >= 0.0) {
+            return bad(
+                "checkpoint.every_minutes",
+                "must be 0 (off) or a positive number of minutes",
+            );
+        }
+        if self.checkpoint.keep == 0 {
+            return bad("checkpoint.keep", "must keep at least 1 checkpoint");
         }
         Ok(())
     }

@@ -22,9 +22,10 @@ use crate::schedule::CosineWithWarmup;
 use crate::steps::{batch_tensors, evaluate, train_step};
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::progress::Progress;
+use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
 
-/// Checkpoints kept in a training directory.
-const KEEP_CHECKPOINTS: usize = 2;
+/// One JSON line per epoch.
+const METRICS: &str = "metrics.jsonl";
 
 /// A training run, new or resumed.
 pub struct Trainer {
@@ -62,28 +63,17 @@ struct RunData {
     schedule: CosineWithWarmup,
 }
 
-/// What an epoch's training steps saw.
-#[derive(Debug, Clone, Copy, Default)]
-struct EpochTraining {
-    loss_sum: f64,
-    correct: usize,
-    seen: usize,
-    seconds: f64,
-}
-
-impl EpochTraining {
-    fn loss(&self) -> f64 {
-        self.loss_sum / self.seen.max(1) as f64
-    }
-
-    fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.seen.max(1) as f64
-    }
-}
-
 /// The purpose of the seed of an epoch's training batches (order and augmentation). The
-/// number and the derivation below are part of every recorded training result.
+/// numbers and the derivations below are part of every recorded training result.
 const TRAIN_BATCHES: u64 = 0;
+/// The purpose of the seed of the device's generator (dropout), reseeded before every step.
+const DEVICE: u64 = 1;
+
+/// The seed of step `step` of an epoch's stream `seed`: each step draws from a stream of its
+/// own, so a run resumed inside an epoch draws what the uninterrupted run drew.
+fn step_seed(seed: u64, step: usize) -> u64 {
+    seed ^ (step as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
 
 /// Seed for one purpose of one epoch, from the run's seed.
 fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
@@ -178,6 +168,13 @@ impl Trainer {
         let mut optim = self.config.optim.optimizer(batch_norm_ids(&net));
         if let Some(c) = &self.resume_from {
             optim = c.load_optimizer(optim)?;
+            let metrics = self.dir.join(METRICS);
+            match &state.logs {
+                Some(logs) => logs
+                    .restore(&self.dir)
+                    .map_err(|e| Error::file(&metrics, e))?,
+                None => keep_epochs(&metrics, state.epochs_done)?,
+            }
             info!(epochs_done = state.epochs_done, "training resumed");
         }
         let mut checkpoint = self.resume_from.as_ref().map(|c| c.dir.clone());
@@ -185,11 +182,9 @@ impl Trainer {
             .stop_after
             .map_or(self.config.epochs, |n| n.min(self.config.epochs));
         for epoch in state.epochs_done..last {
-            let started = Instant::now();
             let (next, trained) = self.train_epoch(net, &mut optim, &data, &mut state, epoch)?;
             net = next;
-            checkpoint =
-                Some(self.finish_epoch(&net, &optim, &data, &mut state, epoch, started, trained)?);
+            checkpoint = Some(self.finish_epoch(&net, &optim, &data, &mut state, epoch, trained)?);
         }
         let checkpoint = checkpoint.ok_or_else(|| {
             Error::config("epochs", "no epoch to train and no checkpoint to report")
@@ -279,6 +274,8 @@ impl Trainer {
             mean: normalize.mean.clone(),
             std: normalize.std.clone(),
             test: None,
+            within_epoch: None,
+            logs: None,
         };
         let net = match self.initial.clone() {
             // A network on a plain device (as imported or evaluated) becomes trainable with
@@ -290,7 +287,8 @@ impl Trainer {
         Ok((net, state))
     }
 
-    /// One epoch of SGD steps; a loss that is not finite stops the run.
+    /// One epoch of SGD steps, from where its checkpoint left it, checkpointing inside it as
+    /// configured; a loss that is not finite stops the run.
     fn train_epoch(
         &self,
         mut net: ProxylessNet,
@@ -298,18 +296,24 @@ impl Trainer {
         data: &RunData,
         state: &mut TrainState,
         epoch: usize,
-    ) -> Result<(ProxylessNet, EpochTraining)> {
-        let started = Instant::now();
+    ) -> Result<(ProxylessNet, EpochTotals)> {
+        let mut totals = state.within_epoch.take().unwrap_or_default();
+        let first = totals.steps;
         let bar = self.progress.epoch(
             &format!("epoch {}/{}", epoch + 1, self.config.epochs),
             data.steps_per_epoch as usize,
         );
-        let mut done = EpochTraining::default();
-        for batch in data
+        bar.inc(first as u64);
+        let mut session = Instant::now();
+        let mut cadence = CadenceClock::new(self.config.checkpoint.cadence());
+        let seed = self.config.seed;
+        let batches = data
             .train
-            .epoch(seed_for(self.config.seed, epoch, TRAIN_BATCHES))
-        {
+            .epoch_from(seed_for(seed, epoch, TRAIN_BATCHES), first);
+        for (i, batch) in (first..).zip(batches) {
             let lr = data.schedule.lr(state.steps);
+            self.device
+                .seed(step_seed(seed_for(seed, epoch, DEVICE), i));
             let tensors = batch_tensors(&batch, &self.device);
             let smoothing = self.config.optim.label_smoothing;
             let (next, stats) = train_step(net, optim, lr, tensors, smoothing);
@@ -323,24 +327,42 @@ impl Trainer {
                 )));
             }
             state.steps += 1;
-            done.loss_sum += stats.loss * stats.total as f64;
-            done.correct += stats.correct;
-            done.seen += stats.total;
+            totals.add(stats.loss, stats.correct, stats.total);
             bar.inc(1);
             bar.set_message(format!(
                 "loss {:.3} acc {:.3} lr {lr:.4}",
-                done.loss(),
-                done.accuracy()
+                totals.loss(),
+                totals.accuracy()
             ));
+            if cadence.step_done() && ((i + 1) as u64) < data.steps_per_epoch {
+                totals.seconds += session.elapsed().as_secs_f64();
+                session = Instant::now();
+                let mut inside = state.clone();
+                inside.within_epoch = Some(totals);
+                self.save(&net, optim, &inside)?;
+                info!(epoch, steps = totals.steps, "checkpoint inside the epoch");
+            }
         }
         bar.finish_and_clear();
-        done.seconds = started.elapsed().as_secs_f64();
-        Ok((net, done))
+        totals.seconds += session.elapsed().as_secs_f64();
+        Ok((net, totals))
+    }
+
+    /// Saves `state` as a checkpoint with the network, the optimiser and the metrics' length.
+    fn save(
+        &self,
+        net: &ProxylessNet,
+        optim: &ModuleOptimizer,
+        state: &TrainState,
+    ) -> Result<PathBuf> {
+        let mut state = state.clone();
+        state.logs = Some(LogLengths::measure(&self.dir, &[METRICS]));
+        let keep = self.config.checkpoint.keep;
+        Checkpoint::save(&self.dir, &self.spec, net, optim, &state, keep)
     }
 
     /// The end of an epoch: the test evaluation, the metrics line, a checkpoint (its folder is
     /// returned), the curves redrawn.
-    #[allow(clippy::too_many_arguments)]
     fn finish_epoch(
         &self,
         net: &ProxylessNet,
@@ -348,9 +370,9 @@ impl Trainer {
         data: &RunData,
         state: &mut TrainState,
         epoch: usize,
-        started: Instant,
-        trained: EpochTraining,
+        trained: EpochTotals,
     ) -> Result<PathBuf> {
+        let started = Instant::now();
         let eval_bar = self.progress.epoch("test", data.test.num_batches());
         let classes = self.spec.num_classes();
         let evaluation = evaluate(net, &data.test, &self.device, classes, || eval_bar.inc(1));
@@ -362,7 +384,7 @@ impl Trainer {
             top5: evaluation.top5(),
         };
         state.epochs_done = epoch + 1;
-        state.elapsed_seconds += started.elapsed().as_secs_f64();
+        state.elapsed_seconds += trained.seconds + started.elapsed().as_secs_f64();
         state.test = Some(test);
         let images_per_second = trained.seen as f64 / trained.seconds;
         let line = json!({
@@ -377,9 +399,8 @@ impl Trainer {
             "train_seconds": trained.seconds,
             "images_per_second": images_per_second,
         });
-        append_line(&self.dir.join("metrics.jsonl"), &line)?;
-        let checkpoint =
-            Checkpoint::save(&self.dir, &self.spec, net, optim, state, KEEP_CHECKPOINTS)?;
+        append_line(&self.dir.join(METRICS), &line)?;
+        let checkpoint = self.save(net, optim, state)?;
         draw_curves(&self.dir)?;
         info!(epoch, top1 = test.top1, top5 = test.top5, "epoch done");
         if !self.progress.is_quiet() {
@@ -413,6 +434,20 @@ fn autodiff(device: &Device) -> Device {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, bytes).map_err(|e| Error::file(path, e))
+}
+
+/// Keeps the first `epochs` lines of the metrics (what a checkpoint of that many epochs had
+/// seen), for checkpoints that did not record the file's length.
+fn keep_epochs(path: &Path, epochs: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .take(epochs)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(path, kept.as_bytes())
 }
 
 fn append_line(path: &Path, value: &serde_json::Value) -> Result<()> {
@@ -553,11 +588,42 @@ mod tests {
     /// would change the other's draws (the resume test then saw its two runs differ by 0.36).
     static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+    /// Lines of `metrics.jsonl` without the wall times.
+    fn metrics_without_times(dir: &Path) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("train_seconds");
+                o.remove("images_per_second");
+                v
+            })
+            .collect()
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+
     #[test]
-    fn trains_checkpoints_and_resumes_to_the_same_result() {
+    fn trains_and_resumes_exactly_from_every_checkpoint() {
         let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let device = Device::flex();
-        let (spec, config) = tiny_setup();
+        let (spec, mut config) = tiny_setup();
+        // Dropout draws from the device's generator: a resumed run must draw the same masks.
+        config.optim.dropout = Some(0.2);
+        config.checkpoint.every_steps = 5;
+        config.checkpoint.keep = 100;
         let root = tempfile::tempdir().unwrap();
 
         // Three epochs in one go (two learn the patterns on some seeds only).
@@ -569,32 +635,48 @@ mod tests {
         assert_eq!(full.epochs, 3);
         assert!(full.test.top1 > 0.5, "learns the patterns: {:?}", full.test);
         assert!(straight.join("curves.svg").is_file());
-        let metrics = std::fs::read_to_string(straight.join("metrics.jsonl")).unwrap();
-        assert_eq!(metrics.lines().count(), 3);
+        assert_eq!(metrics_without_times(&straight).len(), 3);
+        let all = proxyless_plumbing::files::epoch_checkpoints(
+            &straight.join("checkpoints"),
+            "state.json",
+        );
+        assert_eq!(
+            all.len(),
+            9,
+            "two inside each epoch and one at its end: {all:?}"
+        );
+        let end = Checkpoint::open(&straight).unwrap();
+        let bits = |c: &Checkpoint| proxyless_nn::float_bits(&c.load_net(&device).unwrap());
 
-        // Stopped after two epochs, then resumed for the third: the same weights.
-        let split = root.path().join("split");
-        let first = Trainer::new(spec.clone(), config.clone(), &split, &device, true)
-            .unwrap()
-            .stop_after(2)
-            .run()
-            .unwrap();
-        assert_eq!(first.epochs, 2);
-        let resumed = Trainer::resume(&split, None, &device, true)
-            .unwrap()
-            .run()
-            .unwrap();
-        assert_eq!(resumed.epochs, 3);
-        let a = Checkpoint::open(&straight).unwrap();
-        let b = Checkpoint::open(&split).unwrap();
-        assert_eq!(a.state.steps, b.state.steps);
-        let wa = a.load_net(&device).unwrap().classifier.weight.val();
-        let wb = b.load_net(&device).unwrap().classifier.weight.val();
-        let diff = (wa - wb).abs().max().into_scalar::<f64>();
-        // A resumed run continues the same step count, learning rates and momentum. Reloaded
-        // tensors are laid out afresh, so sums run in another order and the two runs drift by
-        // a few 1e-4 over the epoch; dropping the momentum state instead gives about 5e-2.
-        assert!(diff < 3e-3, "resumed weights differ by {diff}");
+        // Resumed from every other checkpoint, inside epochs and at their ends (the later ones
+        // removed, the metrics left as the whole run wrote them): bitwise the same network,
+        // metrics and state.
+        for (k, from) in all[..all.len() - 1].iter().enumerate().step_by(2) {
+            let copy = root.path().join(format!("resumed-{k}"));
+            copy_dir(&straight, &copy);
+            for later in &all[k + 1..] {
+                std::fs::remove_dir_all(copy.join("checkpoints").join(later.file_name().unwrap()))
+                    .unwrap();
+            }
+            let resumed = Trainer::resume(&copy, None, &device, true)
+                .unwrap()
+                .run()
+                .unwrap();
+            let name = from.file_name().unwrap().to_string_lossy();
+            assert_eq!(resumed.epochs, 3);
+            assert_eq!(
+                metrics_without_times(&copy),
+                metrics_without_times(&straight),
+                "{name}"
+            );
+            let again = Checkpoint::open(&copy).unwrap();
+            assert_eq!(again.state.steps, end.state.steps);
+            assert_eq!(again.state.test, end.state.test, "{name}");
+            assert!(
+                bits(&again) == bits(&end),
+                "the weights after resuming from {name}"
+            );
+        }
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         mean,
         std,
         test: None,
+        within_epoch: None,
+        logs: None,
     };
     Checkpoint::write(&args.out, &spec, &net, None, &state)?;
     println!(

@@ -57,8 +57,15 @@ pub struct TrainArgs {
     /// Stop after this many epochs in total (resume later with --resume).
     #[arg(long)]
     pub stop_after: Option<usize>,
+    /// Also checkpoint inside every epoch after this many steps (overrides the recipe's
+    /// `checkpoint.every_steps`); a resumed run continues exactly from any checkpoint.
+    #[arg(long)]
+    pub checkpoint_every_steps: Option<usize>,
+    /// Also checkpoint inside every epoch after this many minutes (`checkpoint.every_minutes`).
+    #[arg(long)]
+    pub checkpoint_every_minutes: Option<f64>,
     /// Resume the training run in this directory from its newest checkpoint.
-    #[arg(long, conflicts_with_all = ["network", "config", "out", "dataset", "data", "init"])]
+    #[arg(long, conflicts_with_all = ["network", "config", "out", "dataset", "data", "init", "checkpoint_every_steps", "checkpoint_every_minutes"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -138,6 +145,12 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
             config.optim.lr = args.lr.unwrap_or(config.optim.lr);
             config.data.train_limit = args.train_limit.or(config.data.train_limit);
             config.data.test_limit = args.test_limit.or(config.data.test_limit);
+            if let Some(n) = args.checkpoint_every_steps {
+                config.checkpoint.every_steps = n;
+            }
+            if let Some(m) = args.checkpoint_every_minutes {
+                config.checkpoint.every_minutes = m;
+            }
             config.validate("arguments")?;
             let out = args
                 .out
