@@ -6,6 +6,8 @@
 //!   covers (flex, ndarray, and wgpu, on a software Vulkan driver when there is no GPU), then a
 //!   compile check of the vulkan, cuda and tch backends;
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
+//! - `cargo xtask chaos`: kills small searches and trainings at random moments, resumes them,
+//!   and checks that they end bitwise as uninterrupted runs;
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
 //! - `cargo xtask tables [--backend B]`: measures the shipped CPU latency tables again;
@@ -21,6 +23,7 @@
 
 mod backend;
 mod cargo;
+mod chaos;
 mod data;
 mod gpu_check;
 mod llvm;
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some("test") => test::run(&args[1..]),
+        Some("chaos") => chaos::run(&args[1..]),
         Some("tidy") => tidy::run(),
         Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("validate") => validate(),
@@ -76,6 +80,10 @@ usage: cargo xtask <command> [options]
                              package the library crates, and compile the vulkan, cuda and
                              tch backends (cargo check)
   tidy                       check the architecture invariants
+  chaos [--kills N] [--seed S] [--only search|reinforce|train]
+                             kill small runs with SIGKILL at N random moments (every other one
+                             while a checkpoint is written), resume them, and check that each
+                             ends bitwise as an uninterrupted run
   gpu-check [--package-only] [--out DIR] [--features LIST]... [--libtorch DIR]
                              build proxyless with GPU backends (one binary per --features,
                              default wgpu; --libtorch adds a tch binary built against that

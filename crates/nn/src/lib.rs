@@ -39,4 +39,6 @@ pub use mbconv::{MbConv, MbConvConfig};
 pub use net::{
     ProxylessNet, classifier, conv_layer, conv_layer_with, pool_and_classify, pytorch_default_init,
 };
-pub use params::{count_buffers, count_trainable, float_bits, settle_running_stats};
+pub use params::{
+    count_buffers, count_trainable, float_bits, settle_running_stats, weights_fingerprint,
+};

@@ -101,3 +101,25 @@ pub fn settle_running_stats<M: Module>(module: &M) {
     // validation copy it returns is not needed.
     drop(module.valid());
 }
+
+/// A fingerprint of every float tensor's values and module path (64-bit FNV-1a over
+/// [`float_bits`], in hex): equal for two modules holding bitwise the same values, and
+/// written beside checkpoints so that two runs can be compared without loading either.
+/// Not a cryptographic hash.
+pub fn weights_fingerprint<M: Module>(module: &M) -> String {
+    let mut hash: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    };
+    for (path, bits) in float_bits(module) {
+        eat(path.as_bytes());
+        eat(&(bits.len() as u64).to_le_bytes());
+        for v in bits {
+            eat(&v.to_le_bytes());
+        }
+    }
+    format!("{hash:016x}")
+}

@@ -129,4 +129,8 @@ pub struct Summary {
     pub target: Option<f64>,
     /// How the cost entered the loss (`mul#log`, `add#linear`, `constraint`, `none`).
     pub target_mode: String,
+    /// The fingerprint of the final supernet weights (`proxyless_nn::weights_fingerprint`):
+    /// equal for two runs that end with bitwise the same weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_fingerprint: Option<String>,
 }

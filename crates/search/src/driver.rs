@@ -778,6 +778,7 @@ impl Search {
                 .has_cost()
                 .then_some(self.config.target.reference),
             target_mode: self.config.target.loss.clone(),
+            weights_fingerprint: Some(proxyless_nn::weights_fingerprint(&self.model)),
         };
         self.run.files().write_summary(&summary)?;
         Ok(SearchOutcome {

@@ -80,6 +80,9 @@ pub struct TrainState {
     /// For a checkpoint taken inside an epoch: that epoch's steps done and running sums.
     #[serde(default)]
     pub within_epoch: Option<EpochTotals>,
+    /// The fingerprint of the checkpoint's weights (`proxyless_nn::weights_fingerprint`).
+    #[serde(default)]
+    pub weights_fingerprint: Option<String>,
     /// The length of `metrics.jsonl` when the checkpoint was taken (checkpoints written
     /// before it was recorded cut the file back by epoch instead).
     #[serde(default)]
@@ -189,6 +192,9 @@ impl Checkpoint {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
         proxyless_nn::settle_running_stats(net);
+        let mut state = state.clone();
+        state.weights_fingerprint = Some(proxyless_nn::weights_fingerprint(net));
+        let state = &state;
         net.clone()
             .save_file(tmp.join(MODEL))
             .map_err(|e| Error::file(&tmp.join(MODEL), format!("{e:?}")))?;

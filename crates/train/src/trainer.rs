@@ -276,6 +276,7 @@ impl Trainer {
             test: None,
             within_epoch: None,
             logs: None,
+            weights_fingerprint: None,
         };
         let net = match self.initial.clone() {
             // A network on a plain device (as imported or evaluated) becomes trainable with

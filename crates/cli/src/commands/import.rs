@@ -81,6 +81,7 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         test: None,
         within_epoch: None,
         logs: None,
+        weights_fingerprint: None,
     };
     Checkpoint::write(&args.out, &spec, &net, None, &state)?;
     println!(
