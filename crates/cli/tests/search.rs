@@ -119,3 +119,91 @@ fn resume_needs_a_run_directory() {
     let d = dir.path().display().to_string();
     failure(&["search", "--resume", &d], &["not a search run directory"]);
 }
+
+/// Whether `run` has a checkpoint folder being written.
+fn writing_checkpoint(run: &std::path::Path) -> bool {
+    std::fs::read_dir(run.join("checkpoints")).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+    })
+}
+
+/// SIGKILL while checkpoints are being written, then resumed: the search ends with the
+/// uninterrupted one's weights, α and architecture (`cargo xtask chaos` does this at many
+/// more moments, for the REINFORCE variant and training too).
+#[test]
+fn a_search_killed_while_writing_checkpoints_resumes_to_the_same_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("search.toml");
+    let text = common::small_search_config("full_v2", 1).replace(
+        "log_every = 2",
+        "log_every = 2\ncheckpoint_every_steps = 1\nkeep_checkpoints = 3",
+    );
+    std::fs::write(&config, text).unwrap();
+    let c = config.display().to_string();
+    let reference = dir.path().join("reference");
+    success(&[
+        "search",
+        "--config",
+        &c,
+        "--out",
+        reference.to_str().unwrap(),
+        "--quiet",
+    ]);
+
+    let run = dir.path().join("killed");
+    let r = run.display().to_string();
+    let mut kills = 0;
+    loop {
+        let args: Vec<&str> = if kills == 0 {
+            vec!["search", "--config", &c, "--out", &r, "--quiet"]
+        } else {
+            vec!["search", "--resume", &r, "--quiet"]
+        };
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_proxyless"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let ended = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "{args:?}: {status}");
+                break true;
+            }
+            if kills < 2 && writing_checkpoint(&run) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        };
+        if ended {
+            break;
+        }
+    }
+    assert!(kills >= 1, "no checkpoint write was caught");
+    let summary = |r: &std::path::Path, key: &str| {
+        let text = std::fs::read_to_string(r.join("final/summary.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v[key].clone()
+    };
+    for key in [
+        "weights_fingerprint",
+        "architecture",
+        "expected_cost",
+        "holdout_accuracy",
+    ] {
+        assert_eq!(
+            summary(&run, key),
+            summary(&reference, key),
+            "{key} after {kills} kills"
+        );
+    }
+    assert!(summary(&run, "weights_fingerprint").is_string());
+    assert_eq!(
+        std::fs::read_to_string(run.join("alpha.jsonl")).unwrap(),
+        std::fs::read_to_string(reference.join("alpha.jsonl")).unwrap()
+    );
+}

@@ -170,6 +170,25 @@ pub fn publish_dir(tmp: &Path, fin: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes the checkpoint folder `fin`: `write` fills a temporary folder beside it, which
+/// [`publish_dir`] then puts in place. When anything fails (a full disk, say) the temporary
+/// folder is removed and the error says that the earlier checkpoints are untouched.
+pub fn write_checkpoint(
+    fin: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    let tmp = sibling(fin, "tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = std::fs::create_dir_all(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))
+        .and_then(|()| write(&tmp))
+        .and_then(|()| publish_dir(&tmp, fin).map_err(|e| e.to_string()));
+    result.map_err(|e| {
+        let _ = std::fs::remove_dir_all(&tmp);
+        format!("the checkpoint was not written ({e}); the earlier checkpoints are untouched")
+    })
+}
+
 /// `.NAME.what` beside `path`.
 fn sibling(path: &Path, what: &str) -> PathBuf {
     let name = path
@@ -234,6 +253,30 @@ mod tests {
         std::fs::write(dir.path().join("a.jsonl"), "").unwrap();
         let err = lengths.restore(dir.path()).unwrap_err().to_string();
         assert!(err.contains("a.jsonl") && err.contains("held 4"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_checkpoint_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let fin = dir.path().join("epoch-0001");
+        let err = write_checkpoint(&fin, |tmp| {
+            std::fs::write(tmp.join("weights"), "half").unwrap();
+            Err("weights: No space left on device".into())
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("No space left") && err.contains("untouched"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_checkpoint(&fin, |tmp| {
+            std::fs::write(tmp.join("weights"), "whole").map_err(|e| e.to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(fin.join("weights")).unwrap(),
+            "whole"
+        );
     }
 
     #[test]

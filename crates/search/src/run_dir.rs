@@ -10,7 +10,7 @@ use proxyless_supernet::gradient::Baseline;
 use proxyless_supernet::{ArchParams, Supernet};
 use serde::{Deserialize, Serialize};
 
-use proxyless_plumbing::checkpoints::{checkpoint_name, publish_dir};
+use proxyless_plumbing::checkpoints::{checkpoint_name, write_checkpoint};
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::{EpochTotals, LogLengths};
 use proxyless_rundir::RunFiles;
@@ -98,23 +98,22 @@ impl RunDir {
         state: &SearchState,
         keep: usize,
     ) -> Result<PathBuf> {
-        let checkpoints = self.files.checkpoints();
         let name = checkpoint_name(state.epochs_done, state.within_epoch.map(|t| t.steps));
-        let tmp = checkpoints.join(format!(".{name}.tmp"));
-        let fin = checkpoints.join(&name);
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
+        let fin = self.files.checkpoints().join(name);
         proxyless_nn::settle_running_stats(model);
-        model
-            .clone()
-            .save_file(tmp.join(WEIGHTS))
-            .map_err(|e| Error::file(tmp.join(WEIGHTS), format!("{e:?}")))?;
-        optim
-            .save(tmp.join(OPTIMIZER))
-            .map_err(|e| Error::file(tmp.join(OPTIMIZER), format!("{e:?}")))?;
-        let json = serde_json::to_vec_pretty(state).expect("the search state serialises");
-        write_atomic(&tmp.join(STATE), &json).map_err(|e| Error::file(tmp.join(STATE), e))?;
-        publish_dir(&tmp, &fin).map_err(|e| Error::file(&fin, e))?;
+        write_checkpoint(&fin, |tmp| {
+            let file = |name: &str| tmp.join(name).display().to_string();
+            model
+                .clone()
+                .save_file(tmp.join(WEIGHTS))
+                .map_err(|e| format!("{}: {e}", file(WEIGHTS)))?;
+            optim
+                .save(tmp.join(OPTIMIZER))
+                .map_err(|e| format!("{}: {e}", file(OPTIMIZER)))?;
+            let json = serde_json::to_vec_pretty(state).expect("the search state serialises");
+            write_atomic(&tmp.join(STATE), &json).map_err(|e| format!("{}: {e}", file(STATE)))
+        })
+        .map_err(|e| Error::file(&fin, e))?;
         let mut all = self.checkpoints()?;
         while all.len() > keep.max(1) {
             let old = all.remove(0);

@@ -21,7 +21,7 @@ use proxyless_space::NetSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use proxyless_plumbing::checkpoints::{checkpoint_name, publish_dir};
+use proxyless_plumbing::checkpoints::{checkpoint_name, write_checkpoint};
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::{EpochTotals, LogLengths};
 
@@ -182,33 +182,25 @@ impl Checkpoint {
         optim: Option<&ModuleOptimizer>,
         state: &TrainState,
     ) -> Result<()> {
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
-        let parent = parent.unwrap_or(Path::new("."));
-        let name = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("checkpoint");
-        let tmp = parent.join(format!(".{name}.tmp"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::file(&tmp, e))?;
         proxyless_nn::settle_running_stats(net);
         let mut state = state.clone();
         state.weights_fingerprint = Some(proxyless_nn::weights_fingerprint(net));
-        let state = &state;
-        net.clone()
-            .save_file(tmp.join(MODEL))
-            .map_err(|e| Error::file(&tmp.join(MODEL), format!("{e:?}")))?;
-        if let Some(optim) = optim {
-            optim
-                .save(tmp.join(OPTIMIZER))
-                .map_err(|e| Error::file(&tmp.join(OPTIMIZER), format!("{e:?}")))?;
-        }
-        let json = serde_json::to_vec_pretty(state).expect("the state serialises");
-        write_atomic(&tmp.join(STATE), &json).map_err(|e| Error::file(&tmp.join(STATE), e))?;
-        let config = tmp.join(NET_CONFIG);
-        write_atomic(&config, spec.to_net_config_json().as_bytes())
-            .map_err(|e| Error::file(&config, e))?;
-        publish_dir(&tmp, dir).map_err(|e| Error::file(dir, e))
+        write_checkpoint(dir, |tmp| {
+            let file = |name: &str| tmp.join(name).display().to_string();
+            net.clone()
+                .save_file(tmp.join(MODEL))
+                .map_err(|e| format!("{}: {e}", file(MODEL)))?;
+            if let Some(optim) = optim {
+                optim
+                    .save(tmp.join(OPTIMIZER))
+                    .map_err(|e| format!("{}: {e}", file(OPTIMIZER)))?;
+            }
+            let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
+            write_atomic(&tmp.join(STATE), &json).map_err(|e| format!("{}: {e}", file(STATE)))?;
+            write_atomic(&tmp.join(NET_CONFIG), spec.to_net_config_json().as_bytes())
+                .map_err(|e| format!("{}: {e}", file(NET_CONFIG)))
+        })
+        .map_err(|e| Error::file(dir, e))
     }
 }
 
