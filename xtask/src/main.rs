@@ -8,6 +8,7 @@
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
 //! - `cargo xtask chaos`: kills small searches and trainings at random moments, resumes them,
 //!   and checks that they end bitwise as uninterrupted runs;
+//! - `cargo xtask fuzz`: a million mutated inputs for every file parser (`proxyless-fuzz`);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
 //! - `cargo xtask tables [--backend B]`: measures the shipped CPU latency tables again;
@@ -25,6 +26,7 @@ mod backend;
 mod cargo;
 mod chaos;
 mod data;
+mod fuzz;
 mod gpu_check;
 mod llvm;
 mod run;
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         }
         Some("test") => test::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("tidy") => tidy::run(),
         Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("validate") => validate(),
@@ -84,6 +87,9 @@ usage: cargo xtask <command> [options]
                              kill small runs with SIGKILL at N random moments (every other one
                              while a checkpoint is written), resume them, and check that each
                              ends bitwise as an uninterrupted run
+  fuzz [--inputs N] [--seed S] [--only TARGET]
+                             fuzz every file parser (default 1,000,000 inputs each) in
+                             address-space-capped workers; report in target/fuzz/report.md
   gpu-check [--package-only] [--out DIR] [--features LIST]... [--libtorch DIR]
                              build proxyless with GPU backends (one binary per --features,
                              default wgpu; --libtorch adds a tch binary built against that

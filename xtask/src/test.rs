@@ -62,7 +62,8 @@ fn embedding_project() -> Result<(), String> {
 
 /// The library crates package (`cargo package`): every file a crate embeds lies inside it.
 /// Unverified here (a verified package builds Burn again); `cargo package --workspace
-/// --exclude proxyless-tests --exclude xtask` verifies.
+/// --exclude proxyless-tests --exclude proxyless-fuzz --exclude xtask` verifies. The fuzzer
+/// is a tool of this repository (its seeds are the repository's files), not a package.
 fn library_packages() -> Result<(), String> {
     cargo::run(
         &[
@@ -70,6 +71,8 @@ fn library_packages() -> Result<(), String> {
             "--workspace",
             "--exclude",
             "proxyless-tests",
+            "--exclude",
+            "proxyless-fuzz",
             "--exclude",
             "xtask",
             "--no-verify",

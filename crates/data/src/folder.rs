@@ -72,6 +72,9 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries.flatten().map(|e| e.path()).collect())
 }
 
+/// The most elongated image accepted, longer side over shorter.
+const MAX_ASPECT: u32 = 64;
+
 /// Decodes one image, resizes its shorter side to `resolution` and crops the centre square;
 /// returns `[3, resolution, resolution]` bytes.
 fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
@@ -79,6 +82,14 @@ fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
         .map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?
         .to_rgb8();
     let (w, h) = img.dimensions();
+    // The shorter side is resized to `resolution`: a strip a pixel high would make the other
+    // side (and the allocation) thousands of times the resolution.
+    if w.max(h) > MAX_ASPECT * w.min(h) {
+        return Err(Error::format(
+            path,
+            format!("an image of {w}x{h} is too elongated to resize (at most {MAX_ASPECT}:1)"),
+        ));
+    }
     let scale = resolution as f64 / w.min(h) as f64;
     let (nw, nh) = (
         ((w as f64 * scale).round() as u32).max(resolution as u32),

@@ -97,8 +97,9 @@ fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u
     let count = be_u32(bytes, 4) as usize;
     let height = be_u32(bytes, 8) as usize;
     let width = be_u32(bytes, 12) as usize;
-    let expected = count * height * width;
-    if bytes.len() - 16 != expected {
+    let expected = count.checked_mul(height).and_then(|n| n.checked_mul(width));
+    if expected != Some(bytes.len() - 16) {
+        let expected = expected.map_or_else(|| "more than 2^64".into(), |e| e.to_string());
         return Err(Error::format(
             path,
             format!(
