@@ -146,13 +146,13 @@ impl RunDir {
         let model = model.try_load_file(dir.join(WEIGHTS)).map_err(|e| {
             Error::file(
                 dir.join(WEIGHTS),
-                format!("cannot load the supernet: {e:?}"),
+                format!("cannot load the supernet (a checkpoint of another space?): {e}"),
             )
         })?;
         let optim = optim.load(dir.join(OPTIMIZER)).map_err(|e| {
             Error::file(
                 dir.join(OPTIMIZER),
-                format!("cannot load the optimiser state: {e:?}"),
+                format!("cannot load the optimiser state: {e}"),
             )
         })?;
         if state.arch.num_blocks() != model.choice_blocks.len() {

@@ -113,3 +113,41 @@ fn a_new_run_refuses_a_used_directory() {
         .to_string();
     assert!(err.contains("not empty"), "{err}");
 }
+
+#[test]
+fn a_checkpoint_of_another_space_is_a_clear_error() {
+    let _turn = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    // The same space with wider stages: the same choice blocks, other weight shapes.
+    let wide = dir.path().join("wide.toml");
+    let tiny = std::fs::read_to_string(common::tiny_space()).unwrap();
+    std::fs::write(&wide, tiny.replace("width = 16", "width = 24")).unwrap();
+    let mut config = common::synthetic_config("");
+    let run = dir.path().join("tiny");
+    Search::create(config.clone(), &run, &device, true)
+        .unwrap()
+        .run(Some(1))
+        .unwrap();
+    config.space = wide.display().to_string();
+    let other = dir.path().join("wide");
+    Search::create(config, &other, &device, true)
+        .unwrap()
+        .run(Some(1))
+        .unwrap();
+    let (from, to) = (
+        run.join("checkpoints/epoch-0001/supernet.bpk"),
+        other.join("checkpoints/epoch-0001/supernet.bpk"),
+    );
+    std::fs::copy(from, to).unwrap();
+    let err = Search::resume(&other, &device, true)
+        .err()
+        .expect("the weights do not fit")
+        .to_string();
+    assert!(
+        err.contains("supernet.bpk")
+            && err.contains("cannot load the supernet")
+            && err.contains("shape"),
+        "{err}"
+    );
+}

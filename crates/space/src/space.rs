@@ -218,12 +218,42 @@ impl SearchSpace {
         if self.classes == 0 {
             return bad("classes", "expected at least 1 class, got 0".into());
         }
-        if !(self.width_mult.is_finite() && self.width_mult > 0.0) {
+        if !(self.width_mult.is_finite() && self.width_mult > 0.0 && self.width_mult <= 64.0) {
             return bad(
                 "width_mult",
-                format!("expected a positive number, got {}", self.width_mult),
+                format!(
+                    "expected a positive number up to 64, got {}",
+                    self.width_mult
+                ),
             );
         }
+        check_at_most(origin, "input.channels", self.input.channels, MAX_CHANNELS)?;
+        check_at_most(
+            origin,
+            "input.resolution",
+            self.input.resolution,
+            MAX_RESOLUTION,
+        )?;
+        check_at_most(origin, "classes", self.classes, MAX_CLASSES)?;
+        check_at_most(origin, "stem.channels", self.stem.channels, MAX_CHANNELS)?;
+        check_at_most(
+            origin,
+            "first_block.channels",
+            self.first_block.channels,
+            MAX_CHANNELS,
+        )?;
+        check_at_most(
+            origin,
+            "first_block.expand_ratio",
+            self.first_block.expand_ratio,
+            64,
+        )?;
+        check_at_most(
+            origin,
+            "head.feature_mix_channels",
+            self.head.feature_mix_channels,
+            MAX_CHANNELS,
+        )?;
         check_kernel(origin, "stem.kernel_size", self.stem.kernel_size)?;
         check_stride(origin, "stem.stride", self.stem.stride)?;
         check_positive(origin, "stem.channels", self.stem.channels)?;
@@ -244,6 +274,18 @@ impl SearchSpace {
         for (i, stage) in self.stages.iter().enumerate() {
             check_positive(origin, &format!("stages[{i}].width"), stage.width)?;
             check_positive(origin, &format!("stages[{i}].depth"), stage.depth)?;
+            check_at_most(
+                origin,
+                &format!("stages[{i}].width"),
+                stage.width,
+                MAX_CHANNELS,
+            )?;
+            check_at_most(
+                origin,
+                &format!("stages[{i}].depth"),
+                stage.depth,
+                MAX_DEPTH,
+            )?;
             check_stride(origin, &format!("stages[{i}].stride"), stage.stride)?;
         }
         if self.candidates.ops.is_empty() {
@@ -364,12 +406,30 @@ impl SearchSpace {
     }
 }
 
+/// Bounds far beyond any real network that keep a hostile file from asking for billions of
+/// blocks or channels: the largest stage depth, channel count, input side and class count.
+const MAX_DEPTH: usize = 256;
+const MAX_CHANNELS: usize = 1 << 16;
+const MAX_RESOLUTION: usize = 1 << 14;
+const MAX_CLASSES: usize = 1 << 20;
+
 fn check_positive(origin: &str, field: &str, value: usize) -> Result<()> {
     if value == 0 {
         return Err(Error::invalid(
             origin,
             field,
             "expected a positive integer, got 0",
+        ));
+    }
+    Ok(())
+}
+
+fn check_at_most(origin: &str, field: &str, value: usize, most: usize) -> Result<()> {
+    if value > most {
+        return Err(Error::invalid(
+            origin,
+            field,
+            format!("{value} is beyond any network this tool builds (at most {most})"),
         ));
     }
     Ok(())
@@ -430,6 +490,21 @@ mod tests {
         assert_eq!(space.feature_mix_channels(), 1792);
         space.width_mult = 0.5;
         assert_eq!(space.feature_mix_channels(), 1280);
+    }
+
+    #[test]
+    fn sizes_beyond_any_network_are_refused() {
+        let text = presets::load("fmnist").unwrap().to_toml_string();
+        let huge = text.replacen("depth = 1", "depth = 14294967296", 1);
+        let err = SearchSpace::from_toml_str(&huge, "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("s.toml") && err.contains("depth") && err.contains("at most 256"),
+            "{err}"
+        );
+        let wide = text.replacen("channels = 1", "channels = 100000", 1);
+        assert!(SearchSpace::from_toml_str(&wide, "s.toml").is_err());
     }
 
     #[test]

@@ -138,7 +138,12 @@ impl Checkpoint {
         let path = self.dir.join(MODEL);
         ProxylessNet::new(&self.spec, device)
             .try_load_file(&path)
-            .map_err(|e| Error::file(&path, format!("cannot load the network: {e:?}")))
+            .map_err(|e| {
+                Error::file(
+                    &path,
+                    format!("cannot load the network (a checkpoint of another net.config?): {e}"),
+                )
+            })
     }
 
     /// Loads the optimiser state into `optim`.
@@ -146,7 +151,7 @@ impl Checkpoint {
         let path = self.dir.join(OPTIMIZER);
         optim
             .load(&path)
-            .map_err(|e| Error::file(&path, format!("cannot load the optimiser state: {e:?}")))
+            .map_err(|e| Error::file(&path, format!("cannot load the optimiser state: {e}")))
     }
 
     /// Saves a checkpoint into `checkpoints/epoch-N` of `train_dir` (N = epochs done; with
