@@ -76,7 +76,8 @@ fn copy_dir(from: &Path, to: &Path) {
 /// removed, the logs left as the whole run wrote them) and compares the ends bitwise.
 fn assert_resumes_exactly(mut config: SearchConfig, every_steps: usize, stride: usize) {
     let _turn = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let device = Device::default();
+    // Exact on the CPU backends, whose runs are deterministic (GPU reductions need not be).
+    let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     config.schedule.keep_checkpoints = 1000;
     config.schedule.checkpoint_every_steps = every_steps;

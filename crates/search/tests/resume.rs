@@ -21,7 +21,7 @@ fn last_alpha(dir: &std::path::Path) -> Vec<Vec<f64>> {
 #[test]
 fn resumed_search_matches_an_uninterrupted_one() {
     let _turn = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let device = Device::default();
+    let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     let config = common::synthetic_config("");
     let whole = Search::create(config.clone(), &dir.path().join("whole"), &device, true)

@@ -162,8 +162,9 @@ impl ArchParams {
 
     /// Raises `choice` toward `limit` while its cost is under `floor`: each time, the swap to a
     /// dearer candidate in one block that keeps the cost within `limit` and gives up the least
-    /// log-probability per unit of cost added. It stops at `floor` or when no swap fits, so a
-    /// constrained search uses the budget it was given rather than ending far under it.
+    /// log-probability per unit of cost added; when no single swap fits, the like pair of swaps
+    /// in two blocks (one may get cheaper) that adds cost. It stops at `floor` or when nothing
+    /// fits, so a constrained search uses the budget it was given rather than ending far under.
     pub fn fill_under(
         &self,
         mut choice: Vec<usize>,
@@ -190,7 +191,13 @@ impl ArchParams {
             }
             match best {
                 Some((_, b, j)) => choice[b] = j,
-                None => return choice,
+                None => match best_pair_swap(&probs, &choice, costs, limit) {
+                    Some((b1, j1, b2, j2)) => {
+                        choice[b1] = j1;
+                        choice[b2] = j2;
+                    }
+                    None => return choice,
+                },
             }
         }
     }
@@ -312,6 +319,40 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// The pair of swaps, in two blocks of `choice`, that adds cost without passing `limit` and
+/// gives up the least log-probability per unit of cost added: `(block, candidate, block,
+/// candidate)`.
+fn best_pair_swap(
+    probs: &[Vec<f64>],
+    choice: &[usize],
+    costs: &CandidateCosts,
+    limit: f64,
+) -> Option<(usize, usize, usize, usize)> {
+    let total = costs.of(choice);
+    let log = |b: usize, j: usize| probs[b][j].max(1e-300).ln();
+    let mut best: Option<(f64, usize, usize, usize, usize)> = None;
+    for b1 in 0..probs.len() {
+        for b2 in b1 + 1..probs.len() {
+            let (c1, c2) = (&costs.blocks[b1], &costs.blocks[b2]);
+            for j1 in 0..c1.len() {
+                for j2 in 0..c2.len() {
+                    let added = c1[j1] - c1[choice[b1]] + c2[j2] - c2[choice[b2]];
+                    if added <= 1e-12 || total + added > limit {
+                        continue;
+                    }
+                    let loss =
+                        log(b1, choice[b1]) - log(b1, j1) + log(b2, choice[b2]) - log(b2, j2);
+                    let ratio = loss / added;
+                    if best.is_none_or(|(r, ..)| ratio < r) {
+                        best = Some((ratio, b1, j1, b2, j2));
+                    }
+                }
+            }
+        }
+    }
+    best.map(|(_, b1, j1, b2, j2)| (b1, j1, b2, j2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +469,23 @@ mod tests {
                 assert!(costs.of(&c) <= costs.of(&full) || costs.of(&c) > 9.5);
             }
         }
+    }
+
+    #[test]
+    fn fill_under_swaps_two_blocks_when_no_single_swap_fits() {
+        let mut p = params();
+        p.set_alpha(0, vec![1.0, 0.0, -1.0, -2.0]);
+        p.set_alpha(1, vec![1.0, 0.0, -0.5]);
+        let costs = CandidateCosts {
+            unit: "ms".into(),
+            fixed: 0.0,
+            blocks: vec![vec![1.0, 3.0, 3.5, 4.0], vec![2.0, 0.5, 1.0]],
+        };
+        // From 3 ms, every dearer swap of one block passes 4.4 ms; block 0 up by 2 with
+        // block 1 down by 1.5 (3.5 ms) fits, then block 1 up by 0.5 (4.0 ms), the more
+        // probable of the two half-millisecond steps.
+        let filled = p.fill_under(vec![0, 0], &costs, 4.4, 4.4);
+        assert_eq!(filled, vec![1, 2], "{}", costs.of(&filled));
     }
 
     #[test]
