@@ -57,6 +57,22 @@ pub fn create_run_dir(dir: &Path, subdir: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join(subdir))
 }
 
+/// Copies the folder `from` with everything in it to `to` (created): a run directory copied
+/// to resume it elsewhere, or, in tests, to resume one run from several of its checkpoints.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().expect("a directory entry has a name"));
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The `epoch-N` checkpoint folders of `dir` that hold `marker` (the file written last into
 /// a complete checkpoint), oldest first; none when `dir` does not exist. Temporary folders
 /// (`.epoch-N.tmp`) of interrupted writes are not listed.
@@ -102,6 +118,22 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"epoch\":0}\n{\"epoch\":1}\n"
         );
+    }
+
+    #[test]
+    fn folders_copy_with_their_sub_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("run");
+        std::fs::create_dir_all(from.join("checkpoints/epoch-0001")).unwrap();
+        std::fs::write(from.join("checkpoints/epoch-0001/state.json"), "{}").unwrap();
+        std::fs::write(from.join("metrics.jsonl"), "x\n").unwrap();
+        copy_dir(&from, &dir.path().join("copy")).unwrap();
+        let copy = dir.path().join("copy");
+        assert_eq!(
+            std::fs::read_to_string(copy.join("metrics.jsonl")).unwrap(),
+            "x\n"
+        );
+        assert!(copy.join("checkpoints/epoch-0001/state.json").is_file());
     }
 
     #[test]

@@ -58,19 +58,6 @@ fn checkpoints(run: &Path) -> Vec<PathBuf> {
     all
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 /// Runs `config` uninterrupted with a checkpoint every `every_steps` steps, then resumes a
 /// copy of the run from every `stride`-th checkpoint (later checkpoints and the final files
 /// removed, the logs left as the whole run wrote them) and compares the ends bitwise.
@@ -96,7 +83,7 @@ fn assert_resumes_exactly(mut config: SearchConfig, every_steps: usize, stride: 
     );
     for (k, from) in all[..all.len() - 1].iter().enumerate().step_by(stride) {
         let resumed = dir.path().join(format!("resumed-{k}"));
-        copy_dir(&whole, &resumed);
+        proxyless_plumbing::files::copy_dir(&whole, &resumed).unwrap();
         std::fs::remove_dir_all(resumed.join("final")).unwrap();
         for later in &all[k + 1..] {
             std::fs::remove_dir_all(resumed.join("checkpoints").join(later.file_name().unwrap()))

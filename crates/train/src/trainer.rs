@@ -603,19 +603,6 @@ mod tests {
             .collect()
     }
 
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let path = entry.unwrap().path();
-            let target = to.join(path.file_name().unwrap());
-            if path.is_dir() {
-                copy_dir(&path, &target);
-            } else {
-                std::fs::copy(&path, &target).unwrap();
-            }
-        }
-    }
-
     #[test]
     fn trains_and_resumes_exactly_from_every_checkpoint() {
         let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
@@ -654,7 +641,7 @@ mod tests {
         // metrics and state.
         for (k, from) in all[..all.len() - 1].iter().enumerate().step_by(2) {
             let copy = root.path().join(format!("resumed-{k}"));
-            copy_dir(&straight, &copy);
+            proxyless_plumbing::files::copy_dir(&straight, &copy).unwrap();
             for later in &all[k + 1..] {
                 std::fs::remove_dir_all(copy.join("checkpoints").join(later.file_name().unwrap()))
                     .unwrap();
