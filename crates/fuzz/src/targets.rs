@@ -101,6 +101,19 @@ fn idx_labels() -> Vec<u8> {
     idx(0x0801, &[2], &[3, 7])
 }
 
+/// The idx loader on the pair `images`, `labels` written into the scratch folder.
+fn load_idx(s: &Scratch, images: &[u8], labels: &[u8]) -> bool {
+    s.file("idx/train-images-idx3-ubyte", images);
+    s.file("idx/train-labels-idx1-ubyte", labels);
+    proxyless_data::idx::load(&s.dir.join("idx"), Split::Train, "input").is_ok()
+}
+
+/// The image-folder loader on a folder of one class holding `data` as its one `.EXT` image.
+fn load_image(s: &Scratch, ext: &str, data: &[u8]) -> bool {
+    s.file(&format!("{ext}/val/a/x.{ext}"), data);
+    proxyless_data::folder::load(&s.dir.join(ext), Split::Test, 16).is_ok()
+}
+
 fn image_bytes(format: image::ImageFormat) -> Vec<Vec<u8>> {
     [(20, 12), (1, 1), (7, 40)]
         .into_iter()
@@ -210,21 +223,13 @@ pub fn all() -> Vec<Target> {
             name: "idx-images",
             text: false,
             seeds: |_| vec![idx_images()],
-            run: |s, data| {
-                s.file("idx/train-labels-idx1-ubyte", &idx_labels());
-                let dir = s.file("idx/train-images-idx3-ubyte", data);
-                proxyless_data::idx::load(dir.parent().unwrap(), Split::Train, "input").is_ok()
-            },
+            run: |s, data| load_idx(s, data, &idx_labels()),
         },
         Target {
             name: "idx-labels",
             text: false,
             seeds: |_| vec![idx_labels()],
-            run: |s, data| {
-                s.file("idx/train-images-idx3-ubyte", &idx_images());
-                let dir = s.file("idx/train-labels-idx1-ubyte", data);
-                proxyless_data::idx::load(dir.parent().unwrap(), Split::Train, "input").is_ok()
-            },
+            run: |s, data| load_idx(s, &idx_images(), data),
         },
         Target {
             name: "cifar10",
@@ -246,21 +251,13 @@ pub fn all() -> Vec<Target> {
             name: "image-png",
             text: false,
             seeds: |_| image_bytes(image::ImageFormat::Png),
-            run: |s, data| {
-                let file = s.file("png/val/a/x.png", data);
-                let root = file.parent().unwrap().parent().unwrap().parent().unwrap();
-                proxyless_data::folder::load(root, Split::Test, 16).is_ok()
-            },
+            run: |s, data| load_image(s, "png", data),
         },
         Target {
             name: "image-jpeg",
             text: false,
             seeds: |_| image_bytes(image::ImageFormat::Jpeg),
-            run: |s, data| {
-                let file = s.file("jpeg/val/a/x.jpg", data);
-                let root = file.parent().unwrap().parent().unwrap().parent().unwrap();
-                proxyless_data::folder::load(root, Split::Test, 16).is_ok()
-            },
+            run: |s, data| load_image(s, "jpg", data),
         },
         Target {
             name: "safetensors",

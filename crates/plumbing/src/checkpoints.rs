@@ -19,7 +19,8 @@ pub struct Cadence {
     pub every_minutes: f64,
 }
 
-/// Counts steps and time since the last checkpoint against a [`Cadence`].
+/// Counts an epoch's steps and time since its last checkpoint (or the session's start)
+/// against a [`Cadence`], and credits that time to the epoch's [`EpochTotals`].
 #[derive(Debug, Clone)]
 pub struct CadenceClock {
     cadence: Cadence,
@@ -37,23 +38,34 @@ impl CadenceClock {
         }
     }
 
-    /// Counts a step; true when a checkpoint is due (the clock then starts again).
-    pub fn step_done(&mut self) -> bool {
+    /// Counts a step; true when a checkpoint is due inside the epoch (never after its
+    /// `last` step, which the end of the epoch checkpoints). When due, the time since the last
+    /// checkpoint is added to `totals.seconds` and the clock starts again.
+    pub fn checkpoint_due(&mut self, totals: &mut EpochTotals, last: bool) -> bool {
         self.steps += 1;
         let by_steps = self.cadence.every_steps > 0 && self.steps >= self.cadence.every_steps;
         let by_time = self.cadence.every_minutes > 0.0
             && self.since.elapsed().as_secs_f64() >= self.cadence.every_minutes * 60.0;
-        if by_steps || by_time {
-            self.restart();
+        let due = (by_steps || by_time) && !last;
+        if due {
+            self.credit(totals);
         }
-        by_steps || by_time
+        due
     }
 
-    /// Starts counting again (after a checkpoint at the end of an epoch).
-    pub fn restart(&mut self) {
+    /// Adds the time since the last checkpoint to `totals.seconds` and starts again (at the
+    /// end of the epoch).
+    pub fn credit(&mut self, totals: &mut EpochTotals) {
+        totals.seconds += self.since.elapsed().as_secs_f64();
         self.steps = 0;
         self.since = Instant::now();
     }
+}
+
+/// The seed of step `step` of an epoch's random stream `seed`: each step draws from a stream
+/// of its own, so a run resumed inside an epoch draws what the uninterrupted run drew.
+pub fn step_seed(seed: u64, step: usize) -> u64 {
+    seed ^ (step as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
 }
 
 /// The running sums of an epoch's training steps, saved with a checkpoint taken inside the
@@ -227,10 +239,20 @@ mod tests {
             every_steps: 3,
             every_minutes: 0.0,
         });
-        let due: Vec<bool> = (0..7).map(|_| clock.step_done()).collect();
+        let mut totals = EpochTotals::default();
+        let due: Vec<bool> = (0..7)
+            .map(|_| clock.checkpoint_due(&mut totals, false))
+            .collect();
         assert_eq!(due, [false, false, true, false, false, true, false]);
         let mut off = CadenceClock::new(Cadence::default());
-        assert!((0..100).all(|_| !off.step_done()));
+        assert!((0..100).all(|_| !off.checkpoint_due(&mut totals, false)));
+        // Never after the epoch's last step.
+        let mut every = CadenceClock::new(Cadence {
+            every_steps: 1,
+            every_minutes: 0.0,
+        });
+        assert!(every.checkpoint_due(&mut totals, false));
+        assert!(!every.checkpoint_due(&mut totals, true));
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! epoch, checkpoints, and the final architecture.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
+use proxyless_plumbing::checkpoints::step_seed;
 use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::draw_network;
@@ -83,13 +83,6 @@ mod purpose {
     pub const ARCH_UPDATES: u64 = 1 << 32;
     /// The device's generator (dropout), reseeded before every weight step and update.
     pub const DEVICE: u64 = (1 << 32) + 1;
-}
-
-/// A seed for step `step` of an epoch's stream `seed` (of [`seed_for`]): every step draws from
-/// a stream of its own, so a run resumed in the middle of an epoch draws what the
-/// uninterrupted run drew.
-fn step_seed(seed: u64, step: usize) -> u64 {
-    seed ^ (step as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
 }
 
 /// A seed for one purpose of one epoch, derived from the run's seed.
@@ -441,8 +434,7 @@ impl Search {
             0
         };
         let mut held_out = HeldOutBatches::new(&self.data.arch, seed, epoch, consumed);
-        let mut cadence = CadenceClock::new(s.cadence());
-        let mut session = Instant::now();
+        let mut clock = CadenceClock::new(s.cadence());
         let batches = self
             .data
             .train
@@ -495,14 +487,12 @@ impl Search {
                 ));
             }
             bar.inc(1);
-            if cadence.step_done() && i + 1 < steps {
-                totals.seconds += session.elapsed().as_secs_f64();
-                session = Instant::now();
+            if clock.checkpoint_due(&mut totals, i + 1 == steps) {
                 self.checkpoint_within(epoch, totals)?;
             }
         }
         bar.finish_and_clear();
-        totals.seconds += session.elapsed().as_secs_f64();
+        clock.credit(&mut totals);
         self.state.elapsed_seconds += totals.seconds;
         self.run.files().append_metric(&MetricLine::Train {
             epoch,

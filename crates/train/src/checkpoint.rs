@@ -187,7 +187,8 @@ impl Checkpoint {
         optim: Option<&ModuleOptimizer>,
         state: &TrainState,
     ) -> Result<()> {
-        proxyless_nn::settle_running_stats(net);
+        // The fingerprint settles the BatchNorm statistics first (`settle_running_stats`), so
+        // the weights saved below hold the last step's update too.
         let mut state = state.clone();
         state.weights_fingerprint = Some(proxyless_nn::weights_fingerprint(net));
         write_checkpoint(dir, |tmp| {

@@ -20,6 +20,7 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::schedule::CosineWithWarmup;
 use crate::steps::{batch_tensors, evaluate, train_step};
+use proxyless_plumbing::checkpoints::step_seed;
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::progress::Progress;
 use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
@@ -68,12 +69,6 @@ struct RunData {
 const TRAIN_BATCHES: u64 = 0;
 /// The purpose of the seed of the device's generator (dropout), reseeded before every step.
 const DEVICE: u64 = 1;
-
-/// The seed of step `step` of an epoch's stream `seed`: each step draws from a stream of its
-/// own, so a run resumed inside an epoch draws what the uninterrupted run drew.
-fn step_seed(seed: u64, step: usize) -> u64 {
-    seed ^ (step as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
-}
 
 /// Seed for one purpose of one epoch, from the run's seed.
 fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
@@ -305,8 +300,7 @@ impl Trainer {
             data.steps_per_epoch as usize,
         );
         bar.inc(first as u64);
-        let mut session = Instant::now();
-        let mut cadence = CadenceClock::new(self.config.checkpoint.cadence());
+        let mut clock = CadenceClock::new(self.config.checkpoint.cadence());
         let seed = self.config.seed;
         let batches = data
             .train
@@ -335,9 +329,7 @@ impl Trainer {
                 totals.loss(),
                 totals.accuracy()
             ));
-            if cadence.step_done() && ((i + 1) as u64) < data.steps_per_epoch {
-                totals.seconds += session.elapsed().as_secs_f64();
-                session = Instant::now();
+            if clock.checkpoint_due(&mut totals, (i + 1) as u64 == data.steps_per_epoch) {
                 let mut inside = state.clone();
                 inside.within_epoch = Some(totals);
                 self.save(&net, optim, &inside)?;
@@ -345,7 +337,7 @@ impl Trainer {
             }
         }
         bar.finish_and_clear();
-        totals.seconds += session.elapsed().as_secs_f64();
+        clock.credit(&mut totals);
         Ok((net, totals))
     }
 
