@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use proxyless_pytorch::StateDict;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,4 +27,29 @@ pub fn official_net_path(name: &str) -> PathBuf {
     repo_root()
         .join("configs/nets")
         .join(format!("{name}.json"))
+}
+
+/// Trained-looking BatchNorm statistics and affine parameters, from a fixed sequence.
+pub fn randomise_batch_norms(sd: &mut StateDict) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = |lo: f32, hi: f32| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        lo + (hi - lo) * ((state >> 40) as f32 / (1u64 << 24) as f32)
+    };
+    for (name, t) in sd.tensors.iter_mut() {
+        let range = if name.ends_with("bn.weight") {
+            (0.5, 1.5)
+        } else if name.ends_with("bn.bias") || name.ends_with("running_mean") {
+            (-0.2, 0.2)
+        } else if name.ends_with("running_var") {
+            (0.5, 2.0)
+        } else {
+            continue;
+        };
+        t.values
+            .iter_mut()
+            .for_each(|v| *v = uniform(range.0, range.1));
+    }
 }

@@ -13,7 +13,7 @@ use burn::tensor::Distribution;
 use proxyless_nn::ProxylessNet;
 use proxyless_pytorch::{StateDict, StoredTensor, read_safetensors, write_safetensors};
 use proxyless_space::NetSpec;
-use proxyless_tests::{OFFICIAL_NETS, official_net_path, repo_root};
+use proxyless_tests::{OFFICIAL_NETS, official_net_path, randomise_batch_norms, repo_root};
 
 /// Side of the test images: the nets are fully convolutional up to the pooling, so a
 /// smaller side than 224 exercises every layer at a fraction of the time.
@@ -89,31 +89,6 @@ fn assert_close(name: &str, ours: &Tensor<2>, theirs: &StoredTensor) {
         diff <= 1e-4 * scale,
         "{name}: logits differ by {diff} (scale {scale})"
     );
-}
-
-/// Trained-looking BatchNorm statistics and affine parameters, from a fixed sequence.
-fn randomise_batch_norms(sd: &mut StateDict) {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut uniform = |lo: f32, hi: f32| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        lo + (hi - lo) * ((state >> 40) as f32 / (1u64 << 24) as f32)
-    };
-    for (name, t) in sd.tensors.iter_mut() {
-        let range = if name.ends_with("bn.weight") {
-            (0.5, 1.5)
-        } else if name.ends_with("bn.bias") || name.ends_with("running_mean") {
-            (-0.2, 0.2)
-        } else if name.ends_with("running_var") {
-            (0.5, 2.0)
-        } else {
-            continue;
-        };
-        t.values
-            .iter_mut()
-            .for_each(|v| *v = uniform(range.0, range.1));
-    }
 }
 
 #[test]

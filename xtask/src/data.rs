@@ -63,28 +63,54 @@ pub fn ensure_chromium() -> Result<(), String> {
 /// The PyTorch the parity tests use; `tch` needs exactly this version too.
 pub const TORCH: &str = "torch==2.9.0";
 
+/// The ONNX checker and runtime the ONNX tests use.
+pub const ONNX: [&str; 2] = ["onnx==1.23.2", "onnxruntime==1.32.0"];
+
 /// Whether `python3` imports torch and safetensors, installing them with pip first when
 /// they are missing and this is root. Without them the PyTorch parity tests skip.
 pub fn ensure_pytorch() -> bool {
+    ensure_python(
+        "torch, safetensors",
+        &[TORCH, "safetensors", "numpy"],
+        "the PyTorch parity tests",
+    )
+}
+
+/// Whether `python3` imports onnx and onnxruntime (with numpy and safetensors), installing
+/// them with pip first when they are missing and this is root. Without them the ONNX Runtime
+/// tests skip.
+pub fn ensure_onnx_runtime() -> bool {
+    ensure_python(
+        "onnx, onnxruntime, numpy, safetensors",
+        &[ONNX[0], ONNX[1], "numpy", "safetensors"],
+        "the ONNX Runtime tests",
+    )
+}
+
+/// Whether `python3` (or `PROXYLESS_PYTHON`) imports `modules`; if not and this is root,
+/// installs `packages` with pip first.
+fn ensure_python(modules: &str, packages: &[&str], purpose: &str) -> bool {
     let python = std::env::var("PROXYLESS_PYTHON").unwrap_or_else(|_| "python3".into());
     let importable = || {
         Command::new(&python)
-            .args(["-c", "import torch, safetensors"])
+            .args(["-c", &format!("import {modules}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if importable() {
         return true;
     }
+    let list = packages.join(" ");
     if !is_root() {
         eprintln!(
-            "xtask: {python} cannot import torch and safetensors, so the PyTorch parity tests skip; install them with `{python} -m pip install {TORCH} safetensors numpy`"
+            "xtask: {python} cannot import {modules}, so {purpose} skip; install them with `{python} -m pip install {list}`"
         );
         return false;
     }
-    eprintln!("xtask: installing {TORCH} and safetensors with pip for the PyTorch parity tests");
+    eprintln!("xtask: installing {list} with pip for {purpose}");
     let installed = Command::new(&python)
-        .args(["-m", "pip", "install", "-q", TORCH, "safetensors", "numpy"])
+        .args(["-m", "pip", "install", "-q"])
+        .args(packages)
         .status()
         .is_ok_and(|s| s.success());
     installed && importable()

@@ -31,6 +31,9 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     if has_torch {
         envs.push(("PROXYLESS_REQUIRE_TORCH", "1".into()));
     }
+    if crate::data::ensure_onnx_runtime() {
+        envs.push(("PROXYLESS_REQUIRE_ONNX", "1".into()));
+    }
     let mut args = vec!["test", "--workspace", "--features", features];
     args.extend(rest);
     cargo::run(&args, &envs)?;

@@ -18,7 +18,12 @@ const BURN_LIBRARY_CRATES: [&str; 9] = [
 ];
 
 /// Dependencies that would break the layering: (crate, what it must not depend on, why).
-const FORBIDDEN: [(&str, &str, &str); 16] = [
+const FORBIDDEN: [(&str, &str, &str); 17] = [
+    (
+        "proxyless-onnx",
+        "proxyless-train",
+        "an ONNX model is written from a net.config and weights, knowing nothing of training",
+    ),
     (
         "proxyless-rundir",
         "burn",

@@ -41,9 +41,11 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Top-1, top-5, loss and confusion matrix of a trained checkpoint.
     Eval(commands::eval::EvalArgs),
-    /// Export a checkpoint for PyTorch (net.config + safetensors) and, BatchNorm folded, for
-    /// deployment, with its batch-1 latency.
+    /// Export a checkpoint for PyTorch (net.config + safetensors) and as ONNX, and, BatchNorm
+    /// folded, for Burn, with batch-1 latencies (Burn, and ONNX Runtime when Python has it).
     Export(commands::export::ExportArgs),
+    /// Classify JPEG/PNG files with a checkpoint or an export: top-k classes and probabilities.
+    Predict(commands::predict::PredictArgs),
     /// Import PyTorch weights (official names; .pth or safetensors) into a checkpoint.
     Import(commands::import::ImportArgs),
     /// Latency tables: profile a backend, predict, measure, validate.
@@ -102,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args, backend, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, backend, cli.quiet),
         Command::Export(args) => commands::export::run(args, backend),
+        Command::Predict(args) => commands::predict::run(args, backend, cli.quiet),
         Command::Import(args) => commands::import::run(args, backend),
         Command::Latency(args) => commands::latency::run(args, backend, cli.quiet),
         Command::Info(args) => commands::info::run(args),

@@ -40,6 +40,50 @@ impl DatasetKind {
     }
 }
 
+/// Fashion-MNIST's classes, in label order.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+/// CIFAR-10's classes, in label order.
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+/// The class names of the data set `kind` in `dir`, in label order: built in for
+/// Fashion-MNIST, MNIST and CIFAR-10, the sorted class folders of an image folder's training
+/// split; `None` for synthetic data.
+pub fn class_names(kind: DatasetKind, dir: Option<&Path>) -> Result<Option<Vec<String>>> {
+    let owned = |names: &[&str]| Some(names.iter().map(|s| s.to_string()).collect());
+    Ok(match kind {
+        DatasetKind::FashionMnist => owned(&FASHION_MNIST_CLASSES),
+        DatasetKind::Mnist => Some((0..10).map(|d| d.to_string()).collect()),
+        DatasetKind::Cifar10 => owned(&CIFAR10_CLASSES),
+        DatasetKind::ImageFolder => match kind.resolve_dir(dir)? {
+            Some(d) => Some(crate::folder::class_names(&d)?),
+            None => None,
+        },
+        DatasetKind::Synthetic => None,
+    })
+}
+
 /// What [`load`] needs besides the kind and directory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {

@@ -13,26 +13,8 @@ use crate::{ImageSet, Split};
 /// Reads `dir/<split>/<class>/*` (with `split` = `train` or `val`, when those sub-folders exist;
 /// otherwise `dir/<class>/*`) at `resolution` x `resolution`, RGB.
 pub fn load(dir: &Path, split: Split, resolution: usize) -> Result<ImageSet> {
-    let sub = match split {
-        Split::Train => "train",
-        Split::Test => "val",
-    };
-    let root = if dir.join(sub).is_dir() {
-        dir.join(sub)
-    } else {
-        dir.to_path_buf()
-    };
-    let mut classes: Vec<PathBuf> = read_dir(&root)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .collect();
-    classes.sort();
-    if classes.is_empty() {
-        return Err(Error::Missing {
-            path: root,
-            hint: "expected one sub-folder per class holding .jpg/.jpeg/.png images".into(),
-        });
-    }
+    let (root, sub) = split_root(dir, split);
+    let classes = class_dirs(&root)?;
     let mut files = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let mut images: Vec<PathBuf> = read_dir(class)?
@@ -67,6 +49,48 @@ pub fn load(dir: &Path, split: Split, resolution: usize) -> Result<ImageSet> {
     )
 }
 
+/// The class names of the folder set in `dir`, in label order: its training split's class
+/// folders, sorted.
+pub fn class_names(dir: &Path) -> Result<Vec<String>> {
+    let (root, _) = split_root(dir, Split::Train);
+    Ok(class_dirs(&root)?
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect())
+}
+
+/// `dir/train` or `dir/val` when that sub-folder exists, else `dir`; and the split's name.
+fn split_root(dir: &Path, split: Split) -> (PathBuf, &'static str) {
+    let sub = match split {
+        Split::Train => "train",
+        Split::Test => "val",
+    };
+    let root = if dir.join(sub).is_dir() {
+        dir.join(sub)
+    } else {
+        dir.to_path_buf()
+    };
+    (root, sub)
+}
+
+/// The class folders under `root`, sorted (a class's label is its place in this list).
+fn class_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut classes: Vec<PathBuf> = read_dir(root)?.into_iter().filter(|p| p.is_dir()).collect();
+    classes.sort();
+    if classes.is_empty() {
+        return Err(Error::Missing {
+            path: root.to_path_buf(),
+            hint: "expected one sub-folder per class holding .jpg/.jpeg/.png images".into(),
+        });
+    }
+    Ok(classes)
+}
+
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     Ok(entries.flatten().map(|e| e.path()).collect())
@@ -78,9 +102,43 @@ const MAX_ASPECT: u32 = 64;
 /// Decodes one image, resizes its shorter side to `resolution` and crops the centre square;
 /// returns `[3, resolution, resolution]` bytes.
 fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
-    let img = image::open(path)
-        .map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?
-        .to_rgb8();
+    Ok(decode_image(path, 3, resolution)?.pixels)
+}
+
+/// One image decoded for a network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedImage {
+    /// `[channels, resolution, resolution]` bytes, planar.
+    pub pixels: Vec<u8>,
+    /// The file's own size, width by height.
+    pub size: (u32, u32),
+    /// How its colours were converted to the network's channels, if they were
+    /// (`"grayscale to RGB"`, `"RGB to grayscale"`).
+    pub converted: Option<&'static str>,
+}
+
+/// Decodes a JPEG or PNG file as the image folders do (shorter side resized to `resolution`
+/// with a triangle filter, centre square cropped) with `channels` planes: 3 for RGB, 1 for
+/// grayscale (luma). A file of the other kind is converted and says so.
+pub fn decode_image(path: &Path, channels: usize, resolution: usize) -> Result<DecodedImage> {
+    if channels != 1 && channels != 3 {
+        return Err(Error::format(
+            path,
+            format!("a network of {channels} input channels reads no image file (1 or 3)"),
+        ));
+    }
+    let img =
+        image::open(path).map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?;
+    let gray_file = !img.color().has_color();
+    let converted = match (channels, gray_file) {
+        (3, true) => Some("grayscale to RGB"),
+        (1, false) => Some("RGB to grayscale"),
+        _ => None,
+    };
+    let img = match channels {
+        1 => image::DynamicImage::ImageLuma8(img.to_luma8()).to_rgb8(),
+        _ => img.to_rgb8(),
+    };
     let (w, h) = img.dimensions();
     // The shorter side is resized to `resolution`: a strip a pixel high would make the other
     // side (and the allocation) thousands of times the resolution.
@@ -100,13 +158,17 @@ fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
     let crop = image::imageops::crop_imm(&resized, x0, y0, resolution as u32, resolution as u32)
         .to_image();
     let plane = resolution * resolution;
-    let mut out = vec![0u8; 3 * plane];
+    let mut out = vec![0u8; channels * plane];
     for (i, pixel) in crop.pixels().enumerate() {
-        for c in 0..3 {
+        for c in 0..channels {
             out[c * plane + i] = pixel[c];
         }
     }
-    Ok(out)
+    Ok(DecodedImage {
+        pixels: out,
+        size: (w, h),
+        converted,
+    })
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ mod image_set;
 mod loader;
 pub mod synthetic;
 
-pub use dataset::{DatasetKind, LoadOptions, load};
+pub use dataset::{
+    CIFAR10_CLASSES, DatasetKind, FASHION_MNIST_CLASSES, LoadOptions, class_names, load,
+};
 pub use error::{Error, Result};
 pub use image_set::ImageSet;
 pub use loader::{Augment, Batch, Batches, Loader, Normalize};

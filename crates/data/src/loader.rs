@@ -26,6 +26,16 @@ impl Normalize {
         let (mean, std) = set.channel_stats();
         Self { mean, std }
     }
+
+    /// Appends one planar image (`[channels, h, w]` bytes) to `out` as the loader normalises
+    /// an un-augmented image: `(pixel / 255 - mean) / std` per channel.
+    pub fn extend_normalised(&self, pixels: &[u8], out: &mut Vec<f32>) {
+        let plane = pixels.len() / self.mean.len();
+        for (i, &p) in pixels.iter().enumerate() {
+            let ch = i / plane;
+            out.push((p as f32 / 255.0 - self.mean[ch]) / self.std[ch]);
+        }
+    }
 }
 
 /// The standard augmentations of small-image training: a random crop of the image padded

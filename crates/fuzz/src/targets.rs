@@ -287,6 +287,21 @@ pub fn all() -> Vec<Target> {
             },
         },
         Target {
+            name: "onnx",
+            text: false,
+            seeds: |_| {
+                let (spec, net) = small_net();
+                let sd = proxyless_pytorch::StateDict::from_net(net).expect("a state dict");
+                let options = proxyless_onnx::OnnxOptions::new(28);
+                let model = proxyless_onnx::to_onnx(spec, &sd, &options).expect("a model");
+                vec![prost::Message::encode_to_vec(&model)]
+            },
+            run: |s, data| {
+                let file = s.file("model.onnx", data);
+                proxyless_onnx::read(&file).is_ok()
+            },
+        },
+        Target {
             name: "search-state",
             text: true,
             seeds: |_| vec![include_bytes!("../seeds/search-state.json").to_vec()],

@@ -71,6 +71,9 @@ pub struct TrainState {
     pub test_limit: Option<usize>,
     /// `[channels, height, width]` of the training images.
     pub image_shape: [usize; 3],
+    /// The class names in label order, when the data set has them.
+    #[serde(default)]
+    pub class_names: Option<Vec<String>>,
     /// Per-channel mean of the normalisation.
     pub mean: Vec<f32>,
     /// Per-channel standard deviation of the normalisation.
@@ -96,6 +99,19 @@ impl TrainState {
             mean: self.mean.clone(),
             std: self.std.clone(),
         }
+    }
+
+    /// The class names recorded at training, or else the built-in names of the data set's
+    /// kind (Fashion-MNIST, MNIST, CIFAR-10: checkpoints written before names were recorded).
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        self.class_names
+            .clone()
+            .or_else(|| match self.dataset_kind? {
+                kind @ (DatasetKind::FashionMnist | DatasetKind::Mnist | DatasetKind::Cifar10) => {
+                    proxyless_data::class_names(kind, None).ok().flatten()
+                }
+                _ => None,
+            })
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Evaluation {
     pub loss_sum: f64,
     /// `confusion[label][predicted]`, for at most [`MAX_CONFUSION_CLASSES`] classes.
     pub confusion: Option<Vec<Vec<u64>>>,
+    /// The top prediction of every image, in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<u32>,
 }
 
 impl Evaluation {
@@ -30,6 +33,7 @@ impl Evaluation {
             top5_correct: 0,
             loss_sum: 0.0,
             confusion: (classes <= MAX_CONFUSION_CLASSES).then(|| vec![vec![0; classes]; classes]),
+            predictions: Vec::new(),
         }
     }
 
@@ -50,10 +54,11 @@ impl Evaluation {
                 .sum::<f64>()
                 .ln();
             self.loss_sum += log_sum - (target - max) as f64;
+            let predicted = argmax(row);
             if let Some(m) = &mut self.confusion {
-                let predicted = argmax(row);
                 m[label][predicted] += 1;
             }
+            self.predictions.push(predicted as u32);
             self.images += 1;
         }
     }

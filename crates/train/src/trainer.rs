@@ -266,6 +266,7 @@ impl Trainer {
             seed: self.config.seed,
             test_limit: data.test_limit,
             image_shape,
+            class_names: proxyless_data::class_names(data.dataset, data.path.as_deref())?,
             mean: normalize.mean.clone(),
             std: normalize.std.clone(),
             test: None,

@@ -35,7 +35,8 @@ pub struct EvalArgs {
     /// Side that image folders are resized to (default: the training images').
     #[arg(long)]
     pub resolution: Option<usize>,
-    /// Also write the results (and the confusion matrix) as JSON here.
+    /// Also write the results (the confusion matrix, and every image's top prediction in the
+    /// data set's order) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
@@ -113,6 +114,8 @@ pub fn run(args: &EvalArgs, backend: Backend, quiet: bool) -> Result<()> {
             "top5": evaluation.top5(),
             "loss": evaluation.loss(),
             "confusion": evaluation.confusion,
+            "class_names": state.class_names(),
+            "predictions": evaluation.predictions,
         });
         write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())?;
     }

@@ -1,6 +1,7 @@
 //! `proxyless export`: a checkpoint as PyTorch loads it (`net.config` and safetensors under
-//! the official names), plus the network with BatchNorm folded for deployment and its batch-1
-//! latency on the backend.
+//! the official names) and as an ONNX model (BatchNorm folded, and kept), plus the network
+//! with BatchNorm folded for Burn; batch-1 latency of each on this machine: Burn on the
+//! backend, the ONNX models in ONNX Runtime when Python has it.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,15 @@ use proxyless_train::Checkpoint;
 
 use crate::backend::Backend;
 use crate::output::write_atomic;
+
+/// A format `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// `net.config` and `weights.safetensors`, as the official PyTorch code loads them.
+    Pytorch,
+    /// `model.onnx` (BatchNorm folded) and `model-bn.onnx` (BatchNorm kept), opset 13.
+    Onnx,
+}
 
 /// Export a checkpoint for PyTorch and for deployment.
 #[derive(Debug, Args)]
@@ -29,6 +39,9 @@ pub struct ExportArgs {
     /// Timed batch-1 runs per network (0: no latency measurement).
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
+    /// Formats to write, comma-separated (default: both).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ExportFormat::Pytorch, ExportFormat::Onnx])]
+    pub format: Vec<ExportFormat>,
 }
 
 /// Runs `export` on `backend`.
@@ -37,7 +50,6 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.checkpoint)?;
     let spec = &checkpoint.spec;
     let net = checkpoint.load_net(&device)?;
-    let exported = proxyless_pytorch::export(&net, spec, &args.out)?;
     let state = &checkpoint.state;
     let [channels, side, _] = state.image_shape;
     let resolution = args.resolution.unwrap_or(side);
@@ -46,8 +58,22 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         "scale": "pixels / 255",
         "mean": state.mean,
         "std": state.std,
+        "resize": "shorter side to the input side, centre crop",
         "trained_on": state.dataset,
+        "class_names": state.class_names(),
     });
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    let pytorch = args
+        .format
+        .contains(&ExportFormat::Pytorch)
+        .then(|| proxyless_pytorch::export(&net, spec, &args.out))
+        .transpose()?;
+    let onnx = args
+        .format
+        .contains(&ExportFormat::Onnx)
+        .then(|| write_onnx(&net, spec, &preprocessing, resolution, &args.out))
+        .transpose()?;
     let preprocessing_path = args.out.join("preprocessing.json");
     write_atomic(
         &preprocessing_path,
@@ -78,6 +104,19 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         .save_file(&folded_path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e:?}", folded_path.display()))?;
 
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = onnx.as_ref().filter(|_| args.runs > 0).and_then(|files| {
+        let Some(python) = proxyless_onnx::runtime::python() else {
+            println!("ONNX Runtime latency: skipped (Python cannot import onnx and onnxruntime)");
+            return None;
+        };
+        let time = |path: &PathBuf| {
+            proxyless_onnx::runtime::latency(&python, path, threads, args.runs)
+                .map_err(|e| println!("ONNX Runtime latency: {e}"))
+                .ok()
+        };
+        Some((time(&files.folded)?, time(&files.unfolded)?))
+    });
     let latency = (args.runs > 0).then(|| {
         let settings = ProfileSettings {
             batch: 1,
@@ -97,11 +136,21 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         "resolution": resolution,
         "fold_max_relative_error": fold_error,
     });
-    println!("net.config: {}", exported.net_config.display());
-    println!(
-        "weights (PyTorch state dict): {}",
-        exported.weights.display()
-    );
+    if let Some(exported) = &pytorch {
+        println!("net.config: {}", exported.net_config.display());
+        println!(
+            "weights (PyTorch state dict): {}",
+            exported.weights.display()
+        );
+    }
+    if let Some(files) = &onnx {
+        println!(
+            "ONNX (opset {}): {} (BatchNorm folded), {} (BatchNorm kept)",
+            proxyless_onnx::OPSET,
+            files.folded.display(),
+            files.unfolded.display()
+        );
+    }
     println!("BatchNorm folded (Burn): {}", folded_path.display());
     println!("folded logits differ by {fold_error:.2e} (relative)");
     if let Some((bn, fused)) = latency {
@@ -119,9 +168,67 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
             "runs": args.runs,
         });
     }
+    if let Some((folded, unfolded)) = &runtime {
+        println!(
+            "batch-1 latency in ONNX Runtime {} (CPU, {threads} threads): {:.3} ms with \
+             BatchNorm, {:.3} ms folded",
+            folded.version, unfolded.median_ms, folded.median_ms
+        );
+        report["onnx_runtime_latency_ms"] = serde_json::json!({
+            "with_batch_norm": {"median": unfolded.median_ms, "mean": unfolded.mean_ms},
+            "folded": {"median": folded.median_ms, "mean": folded.mean_ms},
+            "threads": threads,
+            "runs": args.runs,
+            "onnxruntime": folded.version,
+        });
+    }
     write_atomic(
         &args.out.join("deployment.json"),
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
     Ok(())
+}
+
+/// The two ONNX files of an export.
+struct OnnxFiles {
+    folded: PathBuf,
+    unfolded: PathBuf,
+}
+
+/// Writes `model.onnx` (BatchNorm folded) and `model-bn.onnx` (kept) with the preprocessing,
+/// class names and architecture in their metadata.
+fn write_onnx(
+    net: &proxyless_nn::ProxylessNet,
+    spec: &proxyless_space::NetSpec,
+    preprocessing: &serde_json::Value,
+    resolution: usize,
+    dir: &std::path::Path,
+) -> Result<OnnxFiles> {
+    use proxyless_onnx::{OnnxOptions, metadata_key};
+    let weights = proxyless_pytorch::StateDict::from_net(net)?;
+    let mut metadata: Vec<(String, String)> = preprocessing
+        .as_object()
+        .expect("the preprocessing is an object")
+        .iter()
+        .map(|(k, v)| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (metadata_key(k), text)
+        })
+        .collect();
+    metadata.push((metadata_key("input_name"), proxyless_onnx::INPUT.into()));
+    metadata.push((metadata_key("output_name"), proxyless_onnx::OUTPUT.into()));
+    metadata.push((metadata_key("net_config"), spec.to_net_config_json()));
+    let files = OnnxFiles {
+        folded: dir.join("model.onnx"),
+        unfolded: dir.join("model-bn.onnx"),
+    };
+    for (fold, path) in [(true, &files.folded), (false, &files.unfolded)] {
+        let options = OnnxOptions {
+            resolution,
+            fold_batch_norm: fold,
+            metadata: metadata.clone(),
+        };
+        proxyless_onnx::write(&proxyless_onnx::to_onnx(spec, &weights, &options)?, path)?;
+    }
+    Ok(files)
 }

@@ -76,6 +76,10 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         seed: 0,
         test_limit: None,
         image_shape: [channels, args.resolution, args.resolution],
+        class_names: match args.dataset {
+            Some(kind) => proxyless_data::class_names(kind.into(), args.data.as_deref())?,
+            None => None,
+        },
         mean,
         std,
         test: None,

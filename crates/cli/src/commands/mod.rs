@@ -10,6 +10,7 @@ pub mod import;
 pub mod info;
 pub mod latency;
 pub mod parity;
+pub mod predict;
 pub mod report;
 pub mod sample;
 pub mod search;
