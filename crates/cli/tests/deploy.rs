@@ -179,6 +179,26 @@ fn onnx_export_and_predict_agree_with_our_network_and_eval() {
                 eprintln!("{model}: ONNX Runtime differs by {diff:.2e}, largest logit {scale:.2}");
                 assert!(diff <= 1e-4 * scale, "{model}: {diff} (scale {scale})");
             }
+            // The deployment benchmark: ours and ONNX Runtime's batch-1 latency side by side.
+            success(&[
+                "bench",
+                "--deploy",
+                &run,
+                "--quick",
+                "--out",
+                &p("deploy"),
+                "--quiet",
+            ]);
+            let bench = json(&dir.path().join("deploy/deploy.json"));
+            let row = &bench["nets"][0];
+            for key in [
+                "burn_bn",
+                "burn_folded",
+                "onnx_runtime_bn",
+                "onnx_runtime_folded",
+            ] {
+                assert!(row[key][0].as_f64().unwrap() > 0.0, "{key}: {bench}");
+            }
         }
         None => assert!(
             std::env::var_os("PROXYLESS_REQUIRE_ONNX").is_none(),

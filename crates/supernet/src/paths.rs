@@ -146,62 +146,60 @@ impl<const D: usize> Paths<D> {
     }
 
     /// After `loss.backward()`, the gate gradients of every block that ran gated or probed
-    /// (blocks whose active candidate is Zero were bypassed and have none).
+    /// (blocks whose active candidate is Zero were bypassed and have none). Every block's
+    /// gradients are gathered into one tensor on the device and read to the host once.
     pub fn gate_gradients(&self, grads: &Gradients) -> Vec<GateGradients> {
         let records = self.records.borrow();
-        records
+        // Per record: its block, its number of gradients, and their tensor (none: all zero,
+        // the loss did not reach the block).
+        let parts: Vec<(usize, usize, Option<Tensor<1>>)> = records
             .iter()
             .map(|record| match record {
-                Record::Gates { block, gates } => {
-                    let n = gates.dims()[0];
-                    let grads = match gates.grad(grads) {
-                        Some(g) => g.into_data().iter::<f64>().collect(),
-                        None => vec![0.0; n],
-                    };
-                    GateGradients {
-                        block: *block,
-                        grads,
-                    }
-                }
+                Record::Gates { block, gates } => (*block, gates.dims()[0], gates.grad(grads)),
                 Record::Probe(record) => {
-                    let ProbeRecord {
-                        block,
-                        probe,
-                        input,
-                        output,
-                        recompute,
-                    } = record.as_ref();
-                    let path = &self.blocks[*block];
-                    let Some(dy) = probe.grad(grads) else {
-                        return GateGradients {
-                            block: *block,
-                            grads: vec![0.0; path.involved.len()],
-                        };
-                    };
-                    let grads = path
-                        .involved
-                        .iter()
-                        .map(|&k| {
-                            let o = if k == path.active {
-                                output.clone()
-                            } else {
-                                recompute(k, input.clone()).detach()
-                            };
-                            inner_product(o, dy.clone())
-                        })
-                        .collect();
-                    GateGradients {
-                        block: *block,
-                        grads,
-                    }
+                    let path = &self.blocks[record.block];
+                    let n = path.involved.len();
+                    let grads = record.probe.grad(grads).map(|dy| {
+                        let products = path
+                            .involved
+                            .iter()
+                            .map(|&k| {
+                                let o = if k == path.active {
+                                    record.output.clone()
+                                } else {
+                                    (record.recompute)(k, record.input.clone()).detach()
+                                };
+                                inner_product(o, dy.clone())
+                            })
+                            .collect();
+                        Tensor::cat(products, 0)
+                    });
+                    (record.block, n, grads)
                 }
+            })
+            .collect();
+        let computed: Vec<Tensor<1>> = parts.iter().filter_map(|(_, _, t)| t.clone()).collect();
+        let mut values = if computed.is_empty() {
+            Vec::new()
+        } else {
+            Tensor::cat(computed, 0).into_data().iter::<f64>().collect()
+        }
+        .into_iter();
+        parts
+            .into_iter()
+            .map(|(block, n, t)| GateGradients {
+                block,
+                grads: match t {
+                    Some(_) => values.by_ref().take(n).collect(),
+                    None => vec![0.0; n],
+                },
             })
             .collect()
     }
 }
 
-/// `⟨a, b⟩`, the sum of the element-wise product, as `f64`.
-fn inner_product<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
+/// `⟨a, b⟩`, the sum of the element-wise product, as a one-element tensor on `b`'s device.
+fn inner_product<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     let device = b.device();
-    (a.to_device(&device) * b).sum().into_scalar::<f64>()
+    (a.to_device(&device) * b).sum()
 }

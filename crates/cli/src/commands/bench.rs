@@ -56,6 +56,18 @@ pub struct BenchArgs {
     /// The Python that runs the PyTorch reference.
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// Time batch-1 inference of these networks instead (net.config files at 224x224 or
+    /// --resolution, timed with fresh weights; or checkpoints at their training side): ours,
+    /// BatchNorm kept and folded, beside ONNX Runtime on the ONNX models `export` writes
+    /// (needs Python with onnx and onnxruntime). Writes deploy.json and deploy.md.
+    #[arg(long, value_name = "NET")]
+    pub deploy: Vec<PathBuf>,
+    /// Input side for --deploy.
+    #[arg(long)]
+    pub resolution: Option<usize>,
+    /// Timed runs per measurement for --deploy.
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
     /// Run only this case in this process and print its measurements as JSON (each case runs
     /// in its own process, so that its peak memory is its own).
     #[arg(long, hide = true)]
@@ -64,6 +76,19 @@ pub struct BenchArgs {
 
 /// Runs `bench` on `backend`.
 pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
+    if !args.deploy.is_empty() {
+        let rounds = if args.quick { 1 } else { args.rounds.max(1) };
+        let runs = if args.quick { 3 } else { args.runs.max(1) };
+        return crate::commands::deploy_bench::run(
+            &args.deploy,
+            args.resolution,
+            runs,
+            rounds,
+            &args.out,
+            backend,
+            quiet,
+        );
+    }
     let device = backend.device()?;
     let spaces: Vec<String> = match (args.spaces.is_empty(), args.quick) {
         (false, _) => args.spaces.clone(),
