@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use proxyless_pytorch::StateDict;
+use burn::prelude::*;
+use proxyless_pytorch::{StateDict, StoredTensor};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -52,4 +53,25 @@ pub fn randomise_batch_norms(sd: &mut StateDict) {
             .iter_mut()
             .for_each(|v| *v = uniform(range.0, range.1));
     }
+}
+
+/// Asserts that our logits are `theirs` within 1e-4 of the largest logit (at least 1), and
+/// prints the largest difference.
+pub fn assert_close(name: &str, ours: &Tensor<2>, theirs: &StoredTensor) {
+    assert_eq!(ours.dims().to_vec(), theirs.shape, "{name}: logits shape");
+    let ours = ours
+        .to_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let scale = theirs.values.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let diff = ours
+        .iter()
+        .zip(&theirs.values)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("{name}: logits differ by at most {diff:.2e} (largest logit {scale:.2})");
+    assert!(
+        diff <= 1e-4 * scale,
+        "{name}: logits differ by {diff} (scale {scale})"
+    );
 }

@@ -12,7 +12,7 @@ use proxyless_nn::ProxylessNet;
 use proxyless_onnx::{OnnxOptions, runtime};
 use proxyless_pytorch::{StateDict, StoredTensor, read_safetensors, write_safetensors};
 use proxyless_space::NetSpec;
-use proxyless_tests::{OFFICIAL_NETS, official_net_path, randomise_batch_norms};
+use proxyless_tests::{OFFICIAL_NETS, assert_close, official_net_path, randomise_batch_norms};
 
 const SIDE: usize = 224;
 
@@ -55,12 +55,7 @@ fn onnx_runtime_gives_our_logits_for_the_papers_nets() {
         let net = weights
             .load_into(ProxylessNet::new(&spec, &device), name)
             .unwrap();
-        let ours = net
-            .forward(x.clone())
-            .to_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap();
+        let ours = net.forward(x.clone());
         for fold in [true, false] {
             let options = OnnxOptions {
                 fold_batch_norm: fold,
@@ -79,19 +74,7 @@ fn onnx_runtime_gives_our_logits_for_the_papers_nets() {
                 .tensors
                 .remove("logits")
                 .unwrap();
-            assert_eq!(theirs.shape, [2, spec.num_classes()]);
-            let scale = theirs.values.iter().fold(1f32, |m, v| m.max(v.abs()));
-            let diff = ours
-                .iter()
-                .zip(&theirs.values)
-                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            eprintln!(
-                "{name} (folded: {fold}): ONNX Runtime differs by {diff:.2e}, largest logit {scale:.2}"
-            );
-            assert!(
-                diff <= 1e-4 * scale,
-                "{name} (folded: {fold}): {diff} (scale {scale})"
-            );
+            assert_close(&format!("{name} (folded: {fold})"), &ours, &theirs);
         }
     }
 }

@@ -13,7 +13,9 @@ use burn::tensor::Distribution;
 use proxyless_nn::ProxylessNet;
 use proxyless_pytorch::{StateDict, StoredTensor, read_safetensors, write_safetensors};
 use proxyless_space::NetSpec;
-use proxyless_tests::{OFFICIAL_NETS, official_net_path, randomise_batch_norms, repo_root};
+use proxyless_tests::{
+    OFFICIAL_NETS, assert_close, official_net_path, randomise_batch_norms, repo_root,
+};
 
 /// Side of the test images: the nets are fully convolutional up to the pooling, so a
 /// smaller side than 224 exercises every layer at a fraction of the time.
@@ -69,26 +71,6 @@ fn read_logits(path: &Path) -> StoredTensor {
         .tensors
         .remove("logits")
         .unwrap()
-}
-
-/// Maximum difference relative to the logits' scale (at least 1).
-fn assert_close(name: &str, ours: &Tensor<2>, theirs: &StoredTensor) {
-    assert_eq!(ours.dims().to_vec(), theirs.shape, "{name}: logits shape");
-    let ours = ours
-        .to_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap();
-    let scale = theirs.values.iter().fold(1f32, |m, v| m.max(v.abs()));
-    let diff = ours
-        .iter()
-        .zip(&theirs.values)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    eprintln!("{name}: logits differ by at most {diff:.2e} (largest logit {scale:.2})");
-    assert!(
-        diff <= 1e-4 * scale,
-        "{name}: logits differ by {diff} (scale {scale})"
-    );
 }
 
 #[test]
