@@ -56,8 +56,9 @@ pub struct BenchArgs {
     /// The Python that runs the PyTorch reference.
     #[arg(long, default_value = "python3")]
     pub python: String,
-    /// Time batch-1 inference of these networks instead (net.config files at 224x224 or
-    /// --resolution, timed with fresh weights; or checkpoints at their training side): ours,
+    /// Time batch-1 inference of these networks instead (net.config files at 224x224,
+    /// --resolution or FILE@SIDE, timed with fresh weights; or checkpoints at their training
+    /// side): ours,
     /// BatchNorm kept and folded, beside ONNX Runtime on the ONNX models `export` writes
     /// (needs Python with onnx and onnxruntime). Writes deploy.json and deploy.md.
     #[arg(long, value_name = "NET")]

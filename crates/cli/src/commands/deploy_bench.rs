@@ -138,8 +138,16 @@ pub fn run(
     Ok(())
 }
 
-/// A net.config (fresh weights; latency does not depend on their values) or a checkpoint.
+/// A net.config (fresh weights; latency does not depend on their values), optionally with its
+/// input side as `FILE@SIDE`, or a checkpoint.
 fn open(path: &Path, resolution: Option<usize>, device: &Device) -> Result<Deployed> {
+    let text = path.to_string_lossy();
+    if let Some((file, side)) = text.rsplit_once('@')
+        && let Ok(side) = side.parse::<usize>()
+        && Path::new(file).is_file()
+    {
+        return open(Path::new(file), Some(side), device);
+    }
     let name = path.file_stem().map_or_else(
         || path.display().to_string(),
         |s| s.to_string_lossy().into(),

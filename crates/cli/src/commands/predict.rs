@@ -106,7 +106,13 @@ pub fn run(args: &PredictArgs, backend: Backend, quiet: bool) -> Result<()> {
 /// The network and preprocessing of a checkpoint or an export directory.
 fn open(source: &Path, device: &Device) -> Result<Classifier> {
     let preprocessing = source.join("preprocessing.json");
-    if preprocessing.is_file() && source.join(proxyless_pytorch::NET_CONFIG).is_file() {
+    if preprocessing.is_file() {
+        ensure!(
+            source.join(proxyless_pytorch::NET_CONFIG).is_file(),
+            "{}: an export without net.config (written with --format onnx alone); predict reads \
+             the PyTorch files of an export, or the checkpoint",
+            source.display()
+        );
         return open_export(source, &preprocessing, device);
     }
     let checkpoint = Checkpoint::open(source)?;
