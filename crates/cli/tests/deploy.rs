@@ -105,6 +105,18 @@ fn onnx_export_and_predict_agree_with_our_network_and_eval() {
             .collect();
         assert!(probabilities.windows(2).all(|w| w[0] >= w[1]), "{r}");
     }
+    // The same images as records of the checkpoint's data set, by index.
+    let by_index = success(&["predict", &run, "--json", "test:0", "test:2"]);
+    let classes: Vec<u64> = by_index
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["top"][0]["class"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(classes, [predicted[0], predicted[2]]);
+    failure(&["predict", &run, "test:99999"], &["no record 99999"]);
     let text = success(&["predict", &p("run"), &files[0]]);
     assert!(
         text.contains(&format!(
@@ -224,4 +236,8 @@ fn onnx_export_and_predict_agree_with_our_network_and_eval() {
         ],
     );
     failure(&["predict", &p("nothing"), &files[0]], &["nothing"]);
+    failure(
+        &["predict", &p("export"), "test:0"],
+        &["records by index need a checkpoint"],
+    );
 }

@@ -2,13 +2,14 @@
 //! export directory), preprocessed as it was trained (shorter side resized, centre crop,
 //! the training normalisation), as text or one JSON object per image.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use clap::Args;
-use proxyless_data::Normalize;
 use proxyless_data::folder::decode_image;
+use proxyless_data::{ImageSet, LoadOptions, Normalize, Split, synthetic};
 use proxyless_nn::ProxylessNet;
 use proxyless_plumbing::progress::Progress;
 use proxyless_space::NetSpec;
@@ -23,7 +24,8 @@ pub struct PredictArgs {
     /// A checkpoint, a training directory (its newest checkpoint), or a directory written by
     /// `export` (net.config, weights.safetensors, preprocessing.json).
     pub source: PathBuf,
-    /// JPEG or PNG files.
+    /// JPEG or PNG files; or `test:N` / `train:N`, record N of the data set a checkpoint was
+    /// trained on (idx, CIFAR-10, image folders, synthetic), as `eval` reads it.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
     /// Classes shown per image.
@@ -44,6 +46,62 @@ struct Classifier {
     resolution: usize,
     normalize: Normalize,
     class_names: Option<Vec<String>>,
+    /// The checkpoint's data set, for `test:N` and `train:N` (none for an export).
+    data: Option<DataSource>,
+}
+
+/// Where a checkpoint's records come from, and the splits read so far.
+struct DataSource {
+    kind: proxyless_data::DatasetKind,
+    dir: Option<PathBuf>,
+    options: LoadOptions,
+    loaded: RefCell<Vec<(Split, std::sync::Arc<ImageSet>)>>,
+}
+
+impl DataSource {
+    /// Record `index` of `split`, planar bytes.
+    fn record(&self, split: Split, index: usize) -> Result<Vec<u8>> {
+        let cached = self
+            .loaded
+            .borrow()
+            .iter()
+            .find(|(s, _)| *s == split)
+            .map(|(_, set)| set.clone());
+        let set = match cached {
+            Some(set) => set,
+            None => {
+                let set = std::sync::Arc::new(proxyless_data::load(
+                    self.kind,
+                    self.dir.as_deref(),
+                    split,
+                    &self.options,
+                )?);
+                self.loaded.borrow_mut().push((split, set.clone()));
+                set
+            }
+        };
+        ensure!(
+            index < set.len(),
+            "{}: no record {index} (it holds {})",
+            set.name,
+            set.len()
+        );
+        Ok(set.image(index).to_vec())
+    }
+}
+
+/// `test:N` or `train:N`, when `arg` is no existing file.
+fn record_ref(arg: &Path) -> Option<(Split, usize)> {
+    if arg.exists() {
+        return None;
+    }
+    let (split, index) = arg.to_str()?.split_once(':')?;
+    let split = match split {
+        "test" => Split::Test,
+        "train" => Split::Train,
+        _ => return None,
+    };
+    Some((split, index.parse().ok()?))
 }
 
 /// One image's result.
@@ -118,12 +176,29 @@ fn open(source: &Path, device: &Device) -> Result<Classifier> {
     let checkpoint = Checkpoint::open(source)?;
     let state = &checkpoint.state;
     let [channels, resolution, _] = state.image_shape;
+    let data = state.dataset_kind.map(|kind| DataSource {
+        kind,
+        dir: state.dataset_path.clone(),
+        options: LoadOptions {
+            resolution,
+            synthetic: synthetic::SyntheticConfig {
+                classes: checkpoint.spec.num_classes(),
+                channels,
+                size: resolution,
+                per_class: state.synthetic_per_class.unwrap_or(64),
+                ..Default::default()
+            },
+            seed: state.seed,
+        },
+        loaded: RefCell::new(Vec::new()),
+    });
     Ok(Classifier {
         net: checkpoint.load_net(device)?,
         channels,
         resolution,
         normalize: state.normalize(),
         class_names: state.class_names(),
+        data,
     })
 }
 
@@ -157,6 +232,7 @@ fn open_export(dir: &Path, preprocessing: &Path, device: &Device) -> Result<Clas
             std: p.std,
         },
         class_names: p.class_names,
+        data: None,
     })
 }
 
@@ -171,12 +247,31 @@ fn classify(
     let mut read = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        match decode_image(path, c.channels, c.resolution) {
-            Ok(image) => {
-                c.normalize.extend_normalised(&image.pixels, &mut pixels);
-                read.push((path.clone(), image.converted));
+        let image = match record_ref(path) {
+            Some((split, index)) => match &c.data {
+                Some(data) => data.record(split, index).map(|pixels| (pixels, None)),
+                None => Err(anyhow::anyhow!(
+                    "{}: records by index need a checkpoint (an export records no data set)",
+                    path.display()
+                )),
+            },
+            None => decode_image(path, c.channels, c.resolution)
+                .map(|image| (image.pixels, image.converted))
+                .map_err(Into::into),
+        };
+        match image {
+            Ok((image, converted)) if image.len() == c.channels * c.resolution * c.resolution => {
+                c.normalize.extend_normalised(&image, &mut pixels);
+                read.push((path.clone(), converted));
             }
-            Err(e) => errors.push(e.to_string()),
+            Ok(_) => errors.push(format!(
+                "{}: the record's size does not fit the network's {}x{}x{} input",
+                path.display(),
+                c.channels,
+                c.resolution,
+                c.resolution
+            )),
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
     if read.is_empty() {
