@@ -20,11 +20,6 @@ const STEP_SCRIPT: &str = include_str!("../reference/bench_torch.py");
 /// Times single layers (`ops_torch.py`).
 const LAYERS_SCRIPT: &str = include_str!("../reference/ops_torch.py");
 
-/// The threads PyTorch is given: as many as this machine has cores, as ours use.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// Times the training step of the network in `net_config` (a file) in PyTorch with `python`:
 /// input `channels` × `resolution`², the batch, warm-up and steps of `settings`, on CUDA when
 /// `cuda`.
@@ -51,7 +46,7 @@ pub fn pytorch_step(
                 settings.batch,
                 settings.warmup,
                 settings.steps,
-                threads(),
+                proxyless_profiler::cpu_threads(),
             ]
             .map(|v| v.to_string()),
         )
@@ -81,9 +76,15 @@ pub fn pytorch_layers(
             .collect(),
     );
     let mut command = Command::new(python);
-    command
-        .arg(scripts.path().join("ops_torch.py"))
-        .args([settings.batch, settings.warmup, runs, threads()].map(|v| v.to_string()));
+    command.arg(scripts.path().join("ops_torch.py")).args(
+        [
+            settings.batch,
+            settings.warmup,
+            runs,
+            proxyless_profiler::cpu_threads(),
+        ]
+        .map(|v| v.to_string()),
+    );
     let value: serde_json::Value =
         run_json(python, "ops_torch.py", command, Some(input.to_string()))?;
     let bad = |message: &str| Error::reference("ops_torch.py", message);

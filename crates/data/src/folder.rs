@@ -110,8 +110,6 @@ fn decode(path: &Path, resolution: usize) -> Result<Vec<u8>> {
 pub struct DecodedImage {
     /// `[channels, resolution, resolution]` bytes, planar.
     pub pixels: Vec<u8>,
-    /// The file's own size, width by height.
-    pub size: (u32, u32),
     /// How its colours were converted to the network's channels, if they were
     /// (`"grayscale to RGB"`, `"RGB to grayscale"`).
     pub converted: Option<&'static str>,
@@ -166,7 +164,6 @@ pub fn decode_image(path: &Path, channels: usize, resolution: usize) -> Result<D
     }
     Ok(DecodedImage {
         pixels: out,
-        size: (w, h),
         converted,
     })
 }

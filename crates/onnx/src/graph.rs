@@ -177,18 +177,19 @@ impl<'a> GraphBuilder<'a> {
                 &inputs,
                 vec![float("epsilon", self.eps as f32)],
             );
-            return self.act(conv, bn_out);
+            return Ok(self.act(conv, bn_out));
         }
-        self.act(conv, conv_out)
+        Ok(self.act(conv, conv_out))
     }
 
-    fn act(&mut self, conv: &Conv<'_>, x: String) -> Result<String> {
+    /// ReLU6 after `x` when the layer has one; the layer's output name.
+    fn act(&mut self, conv: &Conv<'_>, x: String) -> String {
         if !conv.relu6 {
-            return Ok(x);
+            return x;
         }
         let out = format!("{}.act", conv.prefix);
         self.node("Clip", &out, &[&x, "relu6.min", "relu6.max"], Vec::new());
-        Ok(out)
+        out
     }
 
     fn has(&self, name: &str) -> bool {

@@ -59,6 +59,17 @@ pub fn utc_stamp() -> String {
     )
 }
 
+/// The threads the CPU backends of this process use (Rayon's pool: `RAYON_NUM_THREADS`, else
+/// one per core); what a peer runtime (PyTorch, ONNX Runtime) is given to be compared alike.
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
 /// The machine, as table headers record it: `cpu` (the processor's model name), `threads`
 /// (the threads this process may use) and `host`.
 pub fn machine_meta() -> Vec<(String, String)> {
@@ -71,12 +82,7 @@ pub fn machine_meta() -> Vec<(String, String)> {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1);
+    let threads = cpu_threads();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use proxyless_data::{DatasetKind, Normalize};
+use proxyless_data::synthetic::SyntheticConfig;
+use proxyless_data::{DatasetKind, LoadOptions, Normalize};
 use proxyless_nn::ProxylessNet;
 use proxyless_space::NetSpec;
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,24 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// How to read the checkpoint's data set again as it was trained on, image folders resized
+    /// to `resolution`: a synthetic set is regenerated with the run's seed and shape.
+    pub fn load_options(&self, resolution: usize) -> LoadOptions {
+        let state = &self.state;
+        let [channels, side, _] = state.image_shape;
+        LoadOptions {
+            resolution,
+            synthetic: SyntheticConfig {
+                classes: self.spec.num_classes(),
+                channels,
+                size: side,
+                per_class: state.synthetic_per_class.unwrap_or(64),
+                ..Default::default()
+            },
+            seed: state.seed,
+        }
+    }
+
     /// Opens a checkpoint directory, or the newest checkpoint of a training directory.
     pub fn open(path: &Path) -> Result<Self> {
         let dir = if path.join(STATE).is_file() {

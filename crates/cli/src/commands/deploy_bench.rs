@@ -17,11 +17,13 @@ use proxyless_train::Checkpoint;
 use crate::backend::Backend;
 use crate::output::write_atomic;
 
-/// A network to time: its name, structure, weights and input side.
+/// A network to time: its name, structure, weights (BatchNorm kept and folded) and input
+/// side.
 struct Deployed {
     name: String,
     spec: NetSpec,
     net: ProxylessNet,
+    folded: ProxylessNet,
     resolution: usize,
 }
 
@@ -53,7 +55,7 @@ pub fn run(
         "bench --deploy compares with ONNX Runtime: Python must import onnx, onnxruntime, numpy \
          and safetensors (pip install onnx onnxruntime numpy safetensors)",
     )?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = proxyless_profiler::cpu_threads();
     let scratch = tempfile::tempdir()?;
     let deployed: Vec<Deployed> = nets
         .iter()
@@ -97,6 +99,7 @@ pub fn run(
         models.push(pair);
     }
     let bar = Progress::new(quiet).epoch("deploy", rounds * deployed.len());
+    let mut version = String::new();
     for round in 0..rounds {
         let mut order: Vec<usize> = (0..deployed.len()).collect();
         if round % 2 == 1 {
@@ -104,21 +107,20 @@ pub fn run(
         }
         for i in order {
             let d = &deployed[i];
-            let folded = d.net.clone().fold_batch_norm();
             let row = &mut rows[i];
             row.burn_bn
                 .push(measure_forward(&d.net, d.resolution, &device, &settings).median);
             row.burn_folded
-                .push(measure_forward(&folded, d.resolution, &device, &settings).median);
-            row.onnx_runtime_bn
-                .push(runtime::latency(&python, &models[i][0], threads, runs)?.median_ms);
-            row.onnx_runtime_folded
-                .push(runtime::latency(&python, &models[i][1], threads, runs)?.median_ms);
+                .push(measure_forward(&d.folded, d.resolution, &device, &settings).median);
+            let bn = runtime::latency(&python, &models[i][0], threads, runs)?;
+            let folded = runtime::latency(&python, &models[i][1], threads, runs)?;
+            row.onnx_runtime_bn.push(bn.median_ms);
+            row.onnx_runtime_folded.push(folded.median_ms);
+            version = folded.version;
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
-    let version = runtime::latency(&python, &models[0][1], threads, 1)?.version;
     let markdown = table(&rows, backend, threads, runs, rounds, &version);
     println!("{markdown}");
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -158,14 +160,17 @@ fn open(path: &Path, resolution: Option<usize>, device: &Device) -> Result<Deplo
         return Ok(Deployed {
             name,
             spec,
+            folded: net.clone().fold_batch_norm(),
             net,
             resolution: resolution.unwrap_or(224),
         });
     }
     let checkpoint = Checkpoint::open(path)?;
+    let net = checkpoint.load_net(device)?;
     Ok(Deployed {
         name,
-        net: checkpoint.load_net(device)?,
+        folded: net.clone().fold_batch_norm(),
+        net,
         resolution: resolution.unwrap_or(checkpoint.state.image_shape[1]),
         spec: checkpoint.spec,
     })

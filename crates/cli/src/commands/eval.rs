@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use proxyless_data::{LoadOptions, Loader, Split, synthetic};
+use proxyless_data::{Loader, Split};
 use proxyless_plumbing::progress::Progress;
 use proxyless_train::Checkpoint;
 use proxyless_train::steps::evaluate;
@@ -54,17 +54,7 @@ pub fn run(args: &EvalArgs, backend: Backend, quiet: bool) -> Result<()> {
         .context("the checkpoint does not record its data set: give --dataset")?;
     let dir = args.data.clone().or_else(|| state.dataset_path.clone());
     let [channels, side, _] = state.image_shape;
-    let options = LoadOptions {
-        resolution: args.resolution.unwrap_or(side),
-        synthetic: synthetic::SyntheticConfig {
-            classes: checkpoint.spec.num_classes(),
-            channels,
-            size: side,
-            per_class: state.synthetic_per_class.unwrap_or(64),
-            ..Default::default()
-        },
-        seed: state.seed,
-    };
+    let options = checkpoint.load_options(args.resolution.unwrap_or(side));
     let mut test = proxyless_data::load(kind, dir.as_deref(), Split::Test, &options)?;
     if let Some(n) = args.limit.or(state.test_limit) {
         test = test.sample(n, state.seed);

@@ -104,7 +104,7 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         .save_file(&folded_path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e:?}", folded_path.display()))?;
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = proxyless_profiler::cpu_threads();
     let runtime = onnx.as_ref().filter(|_| args.runs > 0).and_then(|files| {
         let Some(python) = proxyless_onnx::runtime::python() else {
             println!("ONNX Runtime latency: skipped (Python cannot import onnx and onnxruntime)");

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use clap::Args;
 use proxyless_data::folder::decode_image;
-use proxyless_data::{ImageSet, LoadOptions, Normalize, Split, synthetic};
+use proxyless_data::{ImageSet, LoadOptions, Normalize, Split};
 use proxyless_nn::ProxylessNet;
 use proxyless_plumbing::progress::Progress;
 use proxyless_space::NetSpec;
@@ -179,17 +179,7 @@ fn open(source: &Path, device: &Device) -> Result<Classifier> {
     let data = state.dataset_kind.map(|kind| DataSource {
         kind,
         dir: state.dataset_path.clone(),
-        options: LoadOptions {
-            resolution,
-            synthetic: synthetic::SyntheticConfig {
-                classes: checkpoint.spec.num_classes(),
-                channels,
-                size: resolution,
-                per_class: state.synthetic_per_class.unwrap_or(64),
-                ..Default::default()
-            },
-            seed: state.seed,
-        },
+        options: checkpoint.load_options(resolution),
         loaded: RefCell::new(Vec::new()),
     });
     Ok(Classifier {
