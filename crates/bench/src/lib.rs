@@ -8,11 +8,15 @@
 //!   kind of layer;
 //! - [`pytorch`]: the same step and layers timed by PyTorch on the same machine, from the
 //!   reference scripts embedded in this crate;
+//! - [`loader`]: the image-folder loader's images per second per core, its stages and peak
+//!   memory, and a batch's way to the device;
 //! - [`parity`]: the same supernet, batch and paths on two devices, and how far apart their
 //!   logits, gradients and updates end up.
 
 mod error;
 pub mod layers;
+pub mod loader;
+mod memory;
 pub mod parity;
 pub mod pytorch;
 pub mod steps;

@@ -19,6 +19,8 @@ use serde::Serialize;
 
 use proxyless_nn::step::cross_entropy;
 use proxyless_search::config::WeightsConfig;
+
+use crate::memory::{peak_rss_mib, reset_peak_rss};
 use proxyless_supernet::steps::{arch_step, reinforce_step, weight_step};
 
 /// What to run.
@@ -177,20 +179,6 @@ impl BenchReport {
         }
         out
     }
-}
-
-/// Resets the process's peak resident memory (Linux: `/proc/self/clear_refs`); false where
-/// that is not possible.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// The process's peak resident memory since the last reset, in MiB (Linux: `VmHWM`).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// Times `step` (after `warmup` untimed calls), each call ending with a device sync.

@@ -66,6 +66,8 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Draw a random architecture of a space.
     Sample(commands::sample::SampleArgs),
+    /// Image folders: generate one (JPEG photos-in-size of learnable patterns), or check one.
+    Data(commands::data::DataArgs),
     /// List the backends compiled into this binary.
     Backends,
 }
@@ -115,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Parity(args) => commands::parity::run(args, backend),
         Command::Report(args) => commands::report::run(args),
         Command::Sample(args) => commands::sample::run(args),
+        Command::Data(args) => commands::data::run(args, cli.quiet),
         Command::Backends => {
             for b in Backend::compiled() {
                 println!("{b}");

@@ -37,3 +37,65 @@ fn bench_reports_every_case_against_the_child_step() {
         &["fmnist@0", "positive resolution"],
     );
 }
+
+#[test]
+fn the_loader_bench_measures_a_generated_folder_and_the_steps_it_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loader");
+    let o = out.display().to_string();
+    // 40 generated JPEGs, 16-image batches, and the cifar10 space's supernet (32 px, RGB)
+    // stepping on them.
+    let printed = success(&[
+        "bench",
+        "--loader",
+        "--quick",
+        "--loader-images",
+        "40",
+        "--space",
+        "cifar10",
+        "--out",
+        &o,
+        "--quiet",
+    ]);
+    assert!(
+        printed.contains("| train (RandomResizedCrop, flip, jitter) |"),
+        "{printed}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("loader.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            report["folder_images"].as_u64(),
+            report["resolution"].as_u64()
+        ),
+        (Some(40), Some(32))
+    );
+    for run in report["runs"].as_array().unwrap() {
+        assert_eq!(run["images"], 32, "{run}");
+        assert!(run["images_per_s"].as_f64().unwrap() > 0.0, "{run}");
+    }
+    let feed = &report["feed"];
+    assert_eq!(
+        (feed["space"].as_str(), feed["steps"].as_u64()),
+        (Some("cifar10"), Some(2))
+    );
+    assert!(feed["ratio"].as_f64().unwrap() > 0.0, "{feed}");
+    assert!(
+        printed.contains("Search steps fed by the loader"),
+        "{printed}"
+    );
+    common::failure(
+        &[
+            "bench",
+            "--loader",
+            "--quick",
+            "--loader-images",
+            "20",
+            "--space",
+            "fmnist",
+            "--out",
+            &o,
+        ],
+        &["fmnist", "1 channels"],
+    );
+}

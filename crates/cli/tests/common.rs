@@ -79,3 +79,15 @@ reference = 3.0
 "#
     )
 }
+
+/// The top class of every line of `predict --json`'s output.
+pub fn top_classes(json_lines: &str) -> Vec<u64> {
+    json_lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["top"][0]["class"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}

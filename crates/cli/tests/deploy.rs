@@ -107,15 +107,7 @@ fn onnx_export_and_predict_agree_with_our_network_and_eval() {
     }
     // The same images as records of the checkpoint's data set, by index.
     let by_index = success(&["predict", &run, "--json", "test:0", "test:2"]);
-    let classes: Vec<u64> = by_index
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["top"][0]["class"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(classes, [predicted[0], predicted[2]]);
+    assert_eq!(common::top_classes(&by_index), [predicted[0], predicted[2]]);
     failure(&["predict", &run, "test:99999"], &["no record 99999"]);
     let text = success(&["predict", &p("run"), &files[0]]);
     assert!(

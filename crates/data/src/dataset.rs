@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
 
 use crate::error::{Error, Result};
+use crate::folder_index::IndexOrigin;
 use crate::synthetic::{self, SyntheticConfig};
-use crate::{FASHION_MNIST_DIR, ImageSet, Split, cifar, folder, idx};
+use crate::{Examples, FASHION_MNIST_DIR, FolderOptions, FolderSet, Split, cifar, idx};
 
 /// Which data set (`fashion-mnist`, `mnist`, `cifar10`, `image-folder`, `synthetic` in files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,31 +91,78 @@ pub fn class_names(kind: DatasetKind, dir: Option<&Path>) -> Result<Option<Vec<S
 pub struct LoadOptions {
     /// Side that image folders are resized to (the other formats have a fixed size).
     pub resolution: usize,
+    /// Channels image folders are decoded to: 3 (RGB) or 1 (luma).
+    pub channels: usize,
+    /// How image folders are streamed, augmented and normalised.
+    pub folder: FolderOptions,
     /// Shape of a synthetic set; its test split is generated with `seed + 1`.
     pub synthetic: SyntheticConfig,
     /// Seed of a synthetic set.
     pub seed: u64,
 }
 
-/// Reads `split` of the data set `kind` from `dir` (or its default location).
+/// Reads `split` of the data set `kind` from `dir` (or its default location): idx, CIFAR-10
+/// and synthetic sets into memory, image folders as a stream (their file list indexed, or read
+/// from its cache).
 pub fn load(
     kind: DatasetKind,
     dir: Option<&Path>,
     split: Split,
     options: &LoadOptions,
-) -> Result<ImageSet> {
+) -> Result<Examples> {
     let dir = kind.resolve_dir(dir)?;
     Ok(match (kind, dir) {
-        (DatasetKind::FashionMnist, Some(d)) => idx::load(&d, split, "fashion-mnist")?,
-        (DatasetKind::Mnist, Some(d)) => idx::load(&d, split, "mnist")?,
-        (DatasetKind::Cifar10, Some(d)) => cifar::load(&d, split)?,
-        (DatasetKind::ImageFolder, Some(d)) => folder::load(&d, split, options.resolution)?,
+        (DatasetKind::FashionMnist, Some(d)) => idx::load(&d, split, "fashion-mnist")?.into(),
+        (DatasetKind::Mnist, Some(d)) => idx::load(&d, split, "mnist")?.into(),
+        (DatasetKind::Cifar10, Some(d)) => cifar::load(&d, split)?.into(),
+        (DatasetKind::ImageFolder, Some(d)) => {
+            let (set, origin) = FolderSet::open(
+                &d,
+                split,
+                options.channels,
+                options.resolution,
+                &options.folder,
+            )?;
+            match origin {
+                IndexOrigin::Cached(file) => {
+                    info!(
+                        "{}: {} images, file list from {}",
+                        set.name(),
+                        set.len(),
+                        file.display()
+                    )
+                }
+                IndexOrigin::Scanned(Ok(file)) => {
+                    info!(
+                        "{}: {} images indexed into {}",
+                        set.name(),
+                        set.len(),
+                        file.display()
+                    )
+                }
+                IndexOrigin::Scanned(Err(why)) => {
+                    warn!(
+                        "{}: {} images indexed; the index cannot be cached ({why})",
+                        set.name(),
+                        set.len()
+                    )
+                }
+            }
+            if set.skipped() > 0 {
+                warn!(
+                    "{}: {} files that are not .jpg/.jpeg/.png images skipped",
+                    set.name(),
+                    set.skipped()
+                );
+            }
+            set.into()
+        }
         (DatasetKind::Synthetic, _) => {
             let seed = match split {
                 Split::Train => options.seed,
                 Split::Test => options.seed + 1,
             };
-            synthetic::generate(&options.synthetic, seed)
+            synthetic::generate(&options.synthetic, seed).into()
         }
         (_, None) => unreachable!("resolve_dir gives every file data set a directory"),
     })
@@ -139,13 +188,15 @@ mod tests {
     fn synthetic_splits_differ_and_others_need_a_directory() {
         let options = LoadOptions {
             resolution: 16,
+            channels: 1,
+            folder: FolderOptions::default(),
             synthetic: SyntheticConfig::default(),
             seed: 3,
         };
         let train = load(DatasetKind::Synthetic, None, Split::Train, &options).unwrap();
         let test = load(DatasetKind::Synthetic, None, Split::Test, &options).unwrap();
         assert_eq!(train.len(), test.len());
-        assert_ne!(train.image(0), test.image(0));
+        assert_ne!(train.read(0).unwrap(), test.read(0).unwrap());
         let err = load(DatasetKind::Cifar10, None, Split::Train, &options).unwrap_err();
         assert!(err.to_string().contains("--data DIR"), "{err}");
     }

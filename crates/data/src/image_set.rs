@@ -115,73 +115,19 @@ impl ImageSet {
     /// `seed` (as the paper carves its validation set from the training set). Returns
     /// `(rest, held_out)`.
     pub fn split_holdout(&self, holdout: usize, seed: u64) -> Result<(Self, Self)> {
-        if holdout == 0 || holdout >= self.len() {
-            return Err(Error::Invalid(format!(
-                "{}: cannot hold out {holdout} of {} images",
-                self.name,
-                self.len()
-            )));
-        }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        let per_class = holdout / self.classes;
-        let mut extra = holdout % self.classes;
-        let mut taken = vec![0usize; self.classes];
-        let mut held = Vec::with_capacity(holdout);
-        let mut rest = Vec::with_capacity(self.len() - holdout);
-        for i in order {
-            let c = self.label(i);
-            if taken[c] < per_class {
-                taken[c] += 1;
-                held.push(i);
-            } else if extra > 0 && taken[c] == per_class {
-                extra -= 1;
-                taken[c] += 1;
-                held.push(i);
-            } else {
-                rest.push(i);
-            }
-        }
-        let name = &self.name;
-        Ok((
-            self.subset(&rest, format!("{name} (search train)")),
-            self.subset(&held, format!("{name} (held out)")),
-        ))
+        Subsets::split_holdout(self, holdout, seed)
     }
 
     /// The first `n` images of a seeded permutation (all of them when `n >= len`).
     pub fn sample(&self, n: usize, seed: u64) -> Self {
-        if n >= self.len() {
-            return self.clone();
-        }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        order.truncate(n);
-        self.subset(&order, self.name.clone())
+        Subsets::sample(self, n, seed)
     }
 
     /// Per-channel mean and standard deviation of the pixels scaled to `[0, 1]`.
     pub fn channel_stats(&self) -> (Vec<f32>, Vec<f32>) {
-        let plane = self.height * self.width;
-        let mut sum = vec![0f64; self.channels];
-        let mut sq = vec![0f64; self.channels];
-        for i in 0..self.len() {
-            for (c, values) in self.image(i).chunks(plane).enumerate() {
-                for &v in values {
-                    let x = v as f64 / 255.0;
-                    sum[c] += x;
-                    sq[c] += x * x;
-                }
-            }
-        }
-        let n = (self.len() * plane).max(1) as f64;
-        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-        let std = sq
-            .iter()
-            .zip(&mean)
-            .map(|(s, m)| ((s / n - m * m).max(1e-12)).sqrt() as f32)
-            .collect();
-        (mean.iter().map(|&m| m as f32).collect(), std)
+        let mut stats = ChannelStats::new(self.channels);
+        stats.add(&self.pixels, self.height * self.width);
+        stats.finish()
     }
 
     /// How many images each class has.
@@ -191,6 +137,161 @@ impl ImageSet {
             counts[l as usize] += 1;
         }
         counts
+    }
+}
+
+/// A labelled set that cuts into subsets of itself: what held-out splits and samples need,
+/// written once for sets in memory and streamed ones.
+pub(crate) trait Subsets: Clone {
+    /// Name for messages.
+    fn set_name(&self) -> &str;
+    /// Number of images.
+    fn count(&self) -> usize;
+    /// Number of classes.
+    fn class_count(&self) -> usize;
+    /// Label of image `i`.
+    fn label_of(&self, i: usize) -> usize;
+    /// The images at `indices`, named `name`.
+    fn subset_named(&self, indices: &[usize], name: String) -> Self;
+
+    /// `holdout` images balanced over classes and seeded ([`balanced_holdout`]), as
+    /// `(rest, held_out)`.
+    fn split_holdout(&self, holdout: usize, seed: u64) -> Result<(Self, Self)> {
+        let name = self.set_name();
+        let (rest, held) = balanced_holdout(
+            name,
+            self.count(),
+            self.class_count(),
+            |i| self.label_of(i),
+            holdout,
+            seed,
+        )?;
+        Ok((
+            self.subset_named(&rest, format!("{name} (search train)")),
+            self.subset_named(&held, format!("{name} (held out)")),
+        ))
+    }
+
+    /// The first `n` images of a seeded permutation (all of them when `n >= len`).
+    fn sample(&self, n: usize, seed: u64) -> Self {
+        match sample_indices(self.count(), n, seed) {
+            Some(order) => self.subset_named(&order, self.set_name().to_string()),
+            None => self.clone(),
+        }
+    }
+}
+
+impl Subsets for ImageSet {
+    fn set_name(&self) -> &str {
+        &self.name
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn class_count(&self) -> usize {
+        self.classes
+    }
+    fn label_of(&self, i: usize) -> usize {
+        self.label(i)
+    }
+    fn subset_named(&self, indices: &[usize], name: String) -> Self {
+        self.subset(indices, name)
+    }
+}
+
+/// The held-out split of `len` images of `classes` classes (`label(i)` each): `holdout`
+/// images, balanced over classes, taken in the order of a permutation seeded with `seed`.
+/// Returns `(rest, held_out)` indices; `name` names the set in errors.
+fn balanced_holdout(
+    name: &str,
+    len: usize,
+    classes: usize,
+    label: impl Fn(usize) -> usize,
+    holdout: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if holdout == 0 || holdout >= len {
+        return Err(Error::Invalid(format!(
+            "{name}: cannot hold out {holdout} of {len} images"
+        )));
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let per_class = holdout / classes;
+    let mut extra = holdout % classes;
+    let mut taken = vec![0usize; classes];
+    let mut held = Vec::with_capacity(holdout);
+    let mut rest = Vec::with_capacity(len - holdout);
+    for i in order {
+        let c = label(i);
+        if taken[c] < per_class {
+            taken[c] += 1;
+            held.push(i);
+        } else if extra > 0 && taken[c] == per_class {
+            extra -= 1;
+            taken[c] += 1;
+            held.push(i);
+        } else {
+            rest.push(i);
+        }
+    }
+    Ok((rest, held))
+}
+
+/// The first `n` of a permutation of `len` indices seeded with `seed`; `None` when `n >= len`
+/// (every index, in order).
+fn sample_indices(len: usize, n: usize, seed: u64) -> Option<Vec<usize>> {
+    if n >= len {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    order.truncate(n);
+    Some(order)
+}
+
+/// Running per-channel sums of planar images, for their mean and standard deviation.
+pub(crate) struct ChannelStats {
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    count: usize,
+}
+
+impl ChannelStats {
+    pub(crate) fn new(channels: usize) -> Self {
+        Self {
+            sum: vec![0.0; channels],
+            sq: vec![0.0; channels],
+            count: 0,
+        }
+    }
+
+    /// Adds planar images (`[C, plane]` each, back to back).
+    pub(crate) fn add(&mut self, pixels: &[u8], plane: usize) {
+        let channels = self.sum.len();
+        for image in pixels.chunks(channels * plane) {
+            for (c, values) in image.chunks(plane).enumerate() {
+                for &v in values {
+                    let x = v as f64 / 255.0;
+                    self.sum[c] += x;
+                    self.sq[c] += x * x;
+                }
+            }
+            self.count += plane;
+        }
+    }
+
+    /// Mean and standard deviation per channel, of pixels scaled to `[0, 1]`.
+    pub(crate) fn finish(&self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.count.max(1) as f64;
+        let mean: Vec<f64> = self.sum.iter().map(|s| s / n).collect();
+        let std = self
+            .sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| ((s / n - m * m).max(1e-12)).sqrt() as f32)
+            .collect();
+        (mean.iter().map(|&m| m as f32).collect(), std)
     }
 }
 

@@ -1,13 +1,14 @@
 //! Image classification data for proxyless, without tensors.
 //!
 //! - readers: [`idx`] (MNIST, Fashion-MNIST; gzipped or not), [`cifar`] (CIFAR-10 binary
-//!   version), [`folder`] (ImageNet-style class folders of JPEG/PNG) and [`synthetic`] (seeded,
-//!   learnable patterns for tests);
-//! - [`ImageSet`]: images in memory as `u8`, channels first;
-//! - [`ImageSet::split_holdout`]: a seeded, class-balanced held-out split of a training set,
-//!   for the architecture steps of a search;
+//!   version), [`synthetic`] (seeded, learnable patterns for tests), all into memory
+//!   ([`ImageSet`], `u8`, channels first); ImageNet-style class folders of JPEG/PNG streamed
+//!   from disk ([`FolderSet`]: an indexed, cached file list, decoding by worker threads,
+//!   torchvision's [`transform`]s);
+//! - [`Examples`]: either kind, with seeded, class-balanced held-out splits for the
+//!   architecture steps of a search, samples and normalisation statistics;
 //! - [`DatasetKind`] and [`load`]: a split of a data set as configuration files name it;
-//! - [`Loader`]: shuffled, augmented, normalised batches assembled on a background thread.
+//! - [`Loader`]: shuffled, augmented `u8` batches assembled ahead on a background thread.
 //!
 //! Nothing is downloaded: a missing file is an error that names it (and, for Fashion-MNIST,
 //! the Debian package that installs it).
@@ -15,18 +16,25 @@
 pub mod cifar;
 mod dataset;
 mod error;
+mod examples;
 pub mod folder;
+pub mod folder_index;
 pub mod idx;
 mod image_set;
 mod loader;
+pub mod stream;
 pub mod synthetic;
+pub mod transform;
 
 pub use dataset::{
     CIFAR10_CLASSES, DatasetKind, FASHION_MNIST_CLASSES, LoadOptions, class_names, load,
 };
 pub use error::{Error, Result};
+pub use examples::Examples;
+pub use folder_index::FolderIndex;
 pub use image_set::ImageSet;
 pub use loader::{Augment, Batch, Batches, Loader, Normalize};
+pub use stream::{FolderOptions, FolderSet};
 
 /// Which part of a data set to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,16 @@
-//! Batches: shuffled with a seed, augmented, normalised, and assembled on a background thread
-//! so the training step never waits for them.
+//! Batches: shuffled with a seed, augmented, and assembled as `u8` on a background thread so
+//! the training step never waits for them (their normalisation happens on the device).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 
-use crate::ImageSet;
+use crate::error::Result;
+use crate::{Examples, ImageSet};
 
 /// Per-channel normalisation of pixels scaled to `[0, 1]`: `(x - mean) / std`.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,45 +49,68 @@ pub struct Augment {
     pub flip: bool,
 }
 
-/// One batch: images `[batch, channels, height, width]` as `f32`, and labels.
+/// One batch: images `[batch, channels, height, width]` as `u8`, normalised where they become
+/// tensors (on the device: four times less to copy than `f32`), and labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// Normalised pixels, channels first.
-    pub images: Vec<f32>,
+    /// Pixels, channels first.
+    pub pixels: Vec<u8>,
     /// Class labels.
     pub labels: Vec<i64>,
     /// `[batch, channels, height, width]`.
     pub shape: [usize; 4],
+    /// How the pixels are normalised: `(pixel / 255 - mean) / std` per channel.
+    pub normalize: Arc<Normalize>,
 }
 
-/// Iterates over an [`ImageSet`] in batches.
+impl Batch {
+    /// The normalised pixels on the host, as the device computes them.
+    pub fn normalised(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.pixels.len());
+        let per_image = self.pixels.len() / self.shape[0].max(1);
+        for image in self.pixels.chunks(per_image.max(1)) {
+            self.normalize.extend_normalised(image, &mut out);
+        }
+        out
+    }
+}
+
+/// Iterates over [`Examples`] in batches.
 #[derive(Debug, Clone)]
 pub struct Loader {
-    set: Arc<ImageSet>,
+    examples: Examples,
     batch_size: usize,
     augment: Option<Augment>,
-    normalize: Normalize,
+    normalize: Arc<Normalize>,
     drop_last: bool,
     shuffle: bool,
     prefetch: usize,
 }
 
 impl Loader {
-    /// A loader over `set`; shuffled, not augmented, keeping a last partial batch.
-    pub fn new(set: Arc<ImageSet>, batch_size: usize, normalize: Normalize) -> Self {
+    /// A loader over `examples`; shuffled, not augmented, keeping a last partial batch. A
+    /// streamed folder prefetches as its options say, an in-memory set four batches.
+    pub fn new(examples: impl Into<Examples>, batch_size: usize, normalize: Normalize) -> Self {
         assert!(batch_size > 0, "batch size must be positive");
+        let examples = examples.into();
+        let prefetch = match &examples {
+            Examples::Folder(f) => f.options().prefetch.max(1),
+            Examples::Memory(_) => 4,
+        };
         Self {
-            set,
+            examples,
             batch_size,
             augment: None,
-            normalize,
+            normalize: Arc::new(normalize),
             drop_last: false,
             shuffle: true,
-            prefetch: 4,
+            prefetch,
         }
     }
 
-    /// Applies `augment` to every image.
+    /// Applies `augment` to every image: in memory, its padded crop and flip; a streamed
+    /// folder, its RandomResizedCrop and colour jitter with `augment.flip`'s flip (the padding
+    /// is for small images only). Without it, folders are test-time resized and cropped.
     pub fn with_augment(mut self, augment: Option<Augment>) -> Self {
         self.augment = augment;
         self
@@ -104,14 +128,19 @@ impl Loader {
         self
     }
 
-    /// The data set.
-    pub fn set(&self) -> &ImageSet {
-        &self.set
+    /// The images.
+    pub fn examples(&self) -> &Examples {
+        &self.examples
+    }
+
+    /// The normalisation of its batches.
+    pub fn normalize(&self) -> &Normalize {
+        &self.normalize
     }
 
     /// Number of batches in one epoch.
     pub fn num_batches(&self) -> usize {
-        let n = self.set.len();
+        let n = self.examples.len();
         if self.drop_last {
             n / self.batch_size
         } else {
@@ -128,19 +157,21 @@ impl Loader {
     /// The pass of [`epoch`](Self::epoch)`(seed)` from its batch `first` on: the same batches,
     /// bitwise, as the whole pass gives from there (the order is drawn from `seed`, each
     /// batch's augmentation from `seed` and the batch's number), without assembling the
-    /// batches before it. A run resumed in the middle of an epoch continues with it.
+    /// batches before it. A run resumed in the middle of an epoch continues with it. An image
+    /// that cannot be read ends the pass with an error naming it.
     pub fn epoch_from(&self, seed: u64, first: usize) -> Batches {
         let (tx, rx) = sync_channel(self.prefetch);
         let this = self.clone();
         let handle = std::thread::spawn(move || {
-            let mut order: Vec<usize> = (0..this.set.len()).collect();
+            let mut order: Vec<usize> = (0..this.examples.len()).collect();
             if this.shuffle {
                 order.shuffle(&mut StdRng::seed_from_u64(seed));
             }
             let chunks = order.chunks(this.batch_size).take(this.num_batches());
             for (b, chunk) in chunks.enumerate().skip(first) {
-                let mut rng = StdRng::seed_from_u64(batch_seed(seed, b));
-                if tx.send(this.assemble(chunk, &mut rng)).is_err() {
+                let batch = this.assemble(chunk, batch_seed(seed, b));
+                let failed = batch.is_err();
+                if tx.send(batch).is_err() || failed {
                     return;
                 }
             }
@@ -151,47 +182,21 @@ impl Loader {
         }
     }
 
-    fn assemble(&self, indices: &[usize], rng: &mut StdRng) -> Batch {
-        let set = &*self.set;
-        let (c, h, w) = (set.channels, set.height, set.width);
-        let mut images = Vec::with_capacity(indices.len() * c * h * w);
-        let mut labels = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let (dy, dx, flip) = match self.augment {
-                Some(a) => {
-                    let pad = a.pad as i64;
-                    (
-                        rng.random_range(-pad..=pad) as isize,
-                        rng.random_range(-pad..=pad) as isize,
-                        a.flip && rng.random_bool(0.5),
-                    )
-                }
-                None => (0, 0, false),
-            };
-            let pixels = set.image(i);
-            for ch in 0..c {
-                let plane = &pixels[ch * h * w..(ch + 1) * h * w];
-                let (mean, std) = (self.normalize.mean[ch], self.normalize.std[ch]);
-                for y in 0..h as isize {
-                    for x in 0..w as isize {
-                        let sx = if flip { w as isize - 1 - x } else { x } + dx;
-                        let sy = y + dy;
-                        let v = if sx >= 0 && sy >= 0 && sx < w as isize && sy < h as isize {
-                            plane[sy as usize * w + sx as usize] as f32 / 255.0
-                        } else {
-                            0.0
-                        };
-                        images.push((v - mean) / std);
-                    }
-                }
-            }
-            labels.push(set.label(i) as i64);
-        }
-        Batch {
-            images,
-            labels,
+    fn assemble(&self, indices: &[usize], seed: u64) -> Result<Batch> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let pixels = self
+            .examples
+            .assemble(indices, self.augment, seed, &mut rng)?;
+        let [c, h, w] = self.examples.shape();
+        Ok(Batch {
+            pixels,
+            labels: indices
+                .iter()
+                .map(|&i| self.examples.label(i) as i64)
+                .collect(),
             shape: [indices.len(), c, h, w],
-        }
+            normalize: self.normalize.clone(),
+        })
     }
 }
 
@@ -202,14 +207,14 @@ fn batch_seed(seed: u64, b: usize) -> u64 {
 
 /// The batches of one epoch, produced on a background thread.
 pub struct Batches {
-    rx: Receiver<Batch>,
+    rx: Receiver<Result<Batch>>,
     _handle: JoinHandle<()>,
 }
 
 impl Iterator for Batches {
-    type Item = Batch;
+    type Item = Result<Batch>;
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<Result<Batch>> {
         self.rx.recv().ok()
     }
 }
@@ -225,25 +230,29 @@ mod tests {
         Loader::new(set, 60, norm).with_augment(augment)
     }
 
+    fn all(loader: &Loader, seed: u64) -> Vec<Batch> {
+        loader.epoch(seed).map(Result::unwrap).collect()
+    }
+
     #[test]
     fn an_epoch_visits_every_image_once_in_a_seeded_order() {
         let l = loader(None);
-        let batches: Vec<Batch> = l.epoch(1).collect();
+        let batches: Vec<Batch> = l.epoch(1).map(Result::unwrap).collect();
         assert_eq!(batches.len(), l.num_batches());
         let total: usize = batches.iter().map(|b| b.labels.len()).sum();
-        assert_eq!(total, l.set().len());
-        assert_eq!(batches, l.epoch(1).collect::<Vec<_>>());
-        assert_ne!(batches[0].labels, l.epoch(2).next().unwrap().labels);
+        assert_eq!(total, l.examples().len());
+        assert_eq!(batches, all(&l, 1));
+        assert_ne!(batches[0].labels, all(&l, 2)[0].labels);
         assert_eq!(
             l.clone().with_drop_last(true).epoch(1).count(),
-            l.set().len() / 60
+            l.examples().len() / 60
         );
     }
 
     #[test]
     fn normalised_batches_have_zero_mean_and_unit_spread() {
         let l = loader(None);
-        let values: Vec<f32> = l.epoch(0).flat_map(|b| b.images).collect();
+        let values: Vec<f32> = all(&l, 0).iter().flat_map(Batch::normalised).collect();
         let n = values.len() as f32;
         let mean = values.iter().sum::<f32>() / n;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
@@ -256,19 +265,19 @@ mod tests {
     #[test]
     fn a_pass_from_a_later_batch_is_the_rest_of_the_whole_pass() {
         let l = loader(Some(Augment { pad: 2, flip: true }));
-        let whole: Vec<Batch> = l.epoch(9).collect();
+        let whole = all(&l, 9);
         for first in [1, 2, whole.len()] {
-            let rest: Vec<Batch> = l.epoch_from(9, first).collect();
+            let rest: Vec<Batch> = l.epoch_from(9, first).map(Result::unwrap).collect();
             assert_eq!(rest, whole[first..], "from batch {first}");
         }
     }
 
     #[test]
     fn augmentation_changes_images_but_not_labels() {
-        let plain: Vec<Batch> = loader(None).epoch(4).collect();
+        let plain = all(&loader(None), 4);
         let aug = Some(Augment { pad: 2, flip: true });
-        let augmented: Vec<Batch> = loader(aug).epoch(4).collect();
+        let augmented = all(&loader(aug), 4);
         assert_eq!(plain[0].labels, augmented[0].labels);
-        assert_ne!(plain[0].images, augmented[0].images);
+        assert_ne!(plain[0].pixels, augmented[0].pixels);
     }
 }

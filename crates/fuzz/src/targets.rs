@@ -108,10 +108,22 @@ fn load_idx(s: &Scratch, images: &[u8], labels: &[u8]) -> bool {
     proxyless_data::idx::load(&s.dir.join("idx"), Split::Train, "input").is_ok()
 }
 
-/// The image-folder loader on a folder of one class holding `data` as its one `.EXT` image.
+/// What the image-folder stream does to one `.EXT` file holding `data`: decode it, then the
+/// test-time crop and a training crop (RandomResizedCrop) resampled to 16 pixels.
 fn load_image(s: &Scratch, ext: &str, data: &[u8]) -> bool {
-    s.file(&format!("{ext}/val/a/x.{ext}"), data);
-    proxyless_data::folder::load(&s.dir.join(ext), Split::Test, 16).is_ok()
+    use proxyless_data::transform::{RandomResizedCrop, centre_crop, resize_crop};
+    use rand::SeedableRng;
+    let path = format!("{ext}/x.{ext}");
+    s.file(&path, data);
+    let Ok(image) = proxyless_data::stream::decode(&s.dir.join(&path), 3) else {
+        return false;
+    };
+    let mut resizer = fast_image_resize::Resizer::new();
+    let test = centre_crop(image.width, image.height, 16, 0.875);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(data.len() as u64);
+    let train = RandomResizedCrop::default().params(image.width, image.height, &mut rng);
+    let sizes = [test, train].map(|crop| resize_crop(&mut resizer, &image, crop, 16).data.len());
+    sizes == [16 * 16 * 3; 2]
 }
 
 fn image_bytes(format: image::ImageFormat) -> Vec<Vec<u8>> {

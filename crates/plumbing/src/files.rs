@@ -1,5 +1,6 @@
 //! Files that are never half-written: a temporary name then a rename, lines appended whole,
-//! run directories that are never reused, checkpoint folders listed only when complete.
+//! run directories that are never reused, checkpoint folders listed only when complete; where
+//! proxyless caches what it can measure or scan again.
 
 use std::io::Write;
 use std::path::Path;
@@ -92,6 +93,21 @@ pub fn epoch_checkpoints(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
         .collect();
     found.sort();
     found
+}
+
+/// Where proxyless caches what it can measure or scan again (latency tables, image-folder
+/// indexes): `$PROXYLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/proxyless`, else
+/// `~/.cache/proxyless`.
+pub fn cache_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(dir) = std::env::var_os("PROXYLESS_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("proxyless");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache").join("proxyless")
 }
 
 #[cfg(test)]

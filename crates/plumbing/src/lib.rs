@@ -8,5 +8,5 @@ pub mod files;
 pub mod progress;
 
 pub use checkpoints::{Cadence, CadenceClock, EpochTotals, LogLengths};
-pub use files::{append_json_line, write_atomic};
+pub use files::{append_json_line, cache_dir, write_atomic};
 pub use progress::Progress;

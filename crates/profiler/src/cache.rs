@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use proxyless_latency::LatencyTable;
+use proxyless_plumbing::cache_dir;
 use proxyless_space::SearchSpace;
 use tracing::info;
 
@@ -25,19 +26,6 @@ pub enum CacheError {
         /// What went wrong.
         source: std::io::Error,
     },
-}
-
-/// Where measured tables are cached: `$PROXYLESS_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/proxyless`, else `~/.cache/proxyless`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PROXYLESS_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("proxyless");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache").join("proxyless")
 }
 
 /// FNV-1a of `text`, to tell spaces with the same name apart.

@@ -17,10 +17,11 @@ mod machine;
 mod stats;
 mod timing;
 
-pub use cache::{CacheError, cache_dir, measured_table};
+pub use cache::{CacheError, measured_table};
 pub use calibration::{calibrate, calibration_networks};
 pub use layers::{MeasuredLayer, space_layers};
 pub use machine::{backend_label, build_id, cpu_threads, here, machine_meta, utc_stamp};
+pub use proxyless_plumbing::cache_dir;
 pub use stats::{Measurement, kendall_tau, mean_absolute_percentage_error};
 pub use timing::{
     ProfileSettings, TableOrigin, measure_forward, measure_net, measure_nets, profile_space,

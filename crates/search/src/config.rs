@@ -39,7 +39,7 @@ pub struct SearchConfig {
     pub reinforce: ReinforceConfig,
 }
 
-pub use proxyless_data::DatasetKind;
+pub use proxyless_data::{DatasetKind, FolderOptions};
 
 /// Where the images come from and how they are batched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +65,9 @@ pub struct DataConfig {
     /// Images per class of a synthetic set.
     #[serde(default = "default_synthetic_per_class")]
     pub synthetic_per_class: usize,
+    /// How image folders are streamed, augmented and normalised (`[data.folder]`).
+    #[serde(default)]
+    pub folder: FolderOptions,
 }
 
 fn yes() -> bool {

@@ -2,9 +2,8 @@
 //! steps and validation, both checked against the space.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use proxyless_data::{Augment, ImageSet, LoadOptions, Loader, Normalize, Split, synthetic};
+use proxyless_data::{Augment, Examples, LoadOptions, Loader, Split, synthetic};
 use proxyless_space::SearchSpace;
 
 use crate::config::DataConfig;
@@ -29,10 +28,12 @@ pub fn data_dir(config: &DataConfig) -> Result<Option<PathBuf>> {
 }
 
 /// Reads the training split of the configured data set.
-pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result<ImageSet> {
+pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result<Examples> {
     let dir = data_dir(config)?;
     let options = LoadOptions {
         resolution: space.input.resolution,
+        channels: space.input.channels,
+        folder: config.folder.clone(),
         synthetic: synthetic::SyntheticConfig {
             classes: space.classes,
             per_class: config.synthetic_per_class,
@@ -50,28 +51,38 @@ pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result
     })
 }
 
-fn check_fits(set: &ImageSet, space: &SearchSpace) -> Result<()> {
+fn check_fits(set: &Examples, space: &SearchSpace) -> Result<()> {
     let want = [
         space.input.channels,
         space.input.resolution,
         space.input.resolution,
     ];
-    let got = [set.channels, set.height, set.width];
+    let got = set.shape();
     if want != got {
         return Err(Error::config(
             "data",
             format!(
                 "{} has images of {}x{}x{}, but space '{}' expects {}x{}x{}",
-                set.name, got[0], got[1], got[2], space.name, want[0], want[1], want[2]
+                set.name(),
+                got[0],
+                got[1],
+                got[2],
+                space.name,
+                want[0],
+                want[1],
+                want[2]
             ),
         ));
     }
-    if set.classes > space.classes {
+    if set.classes() > space.classes {
         return Err(Error::config(
             "data",
             format!(
                 "{} has {} classes, but space '{}' classifies {}",
-                set.name, set.classes, space.name, space.classes
+                set.name(),
+                set.classes(),
+                space.name,
+                space.classes
             ),
         ));
     }
@@ -79,17 +90,19 @@ fn check_fits(set: &ImageSet, space: &SearchSpace) -> Result<()> {
 }
 
 impl SearchData {
-    /// Splits `set` into training and held-out images (seeded) and makes the loaders.
-    pub fn new(set: &ImageSet, config: &DataConfig, seed: u64) -> Result<Self> {
+    /// Splits `set` into training and held-out images (seeded) and makes the loaders: the
+    /// training images augmented (small images: a padded crop and flip; image folders:
+    /// RandomResizedCrop, flip and colour jitter), the held-out ones not (folders: resized and
+    /// centre-cropped, as the paper validates).
+    pub fn new(set: &Examples, config: &DataConfig, seed: u64) -> Result<Self> {
         let (train, holdout) = set.split_holdout(config.holdout, seed)?;
-        let normalize = Normalize::from_set(&train);
+        let normalize = train.normalization(seed)?;
         let augment = config.augment.then_some(Augment {
-            pad: (train.height / 8).max(1),
+            pad: (train.shape()[1] / 8).max(1),
             flip: true,
         });
-        let holdout = Arc::new(holdout);
         Ok(Self {
-            train: Loader::new(Arc::new(train), config.batch_size, normalize.clone())
+            train: Loader::new(train, config.batch_size, normalize.clone())
                 .with_augment(augment)
                 .with_drop_last(true),
             holdout: Loader::new(holdout.clone(), config.batch_size, normalize.clone())

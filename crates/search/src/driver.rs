@@ -64,6 +64,8 @@ pub struct Search {
     /// nothing has changed since when the search finishes.
     last_validation: Option<(Vec<usize>, f64)>,
     progress: Progress,
+    /// Stop (with a checkpoint) once this many weight steps are done in all.
+    step_limit: Option<u64>,
 }
 
 /// What each seed derived from a search's seed is for. The numbers are part of every recorded
@@ -294,16 +296,16 @@ impl HeldOutBatches {
         }
     }
 
-    /// The next held-out batch.
-    fn next(&mut self) -> proxyless_data::Batch {
+    /// The next held-out batch (an image that cannot be read is an error).
+    fn next(&mut self) -> Result<proxyless_data::Batch> {
         if let Some(batch) = self.batches.next() {
-            return batch;
+            return Ok(batch?);
         }
         self.passes += 1;
         self.batches = self
             .loader
             .epoch(Self::pass_seed(self.seed, self.epoch, self.passes));
-        self.batches.next().expect("the held-out set has a batch")
+        Ok(self.batches.next().expect("the held-out set has a batch")?)
     }
 }
 
@@ -334,6 +336,7 @@ impl Search {
             latency_batch: p.latency_batch,
             last_validation: None,
             progress: Progress::new(quiet),
+            step_limit: None,
         })
     }
 
@@ -376,6 +379,7 @@ impl Search {
             latency_batch: p.latency_batch,
             last_validation: None,
             progress: Progress::new(quiet),
+            step_limit: None,
         })
     }
 
@@ -389,16 +393,32 @@ impl Search {
         &self.state.arch
     }
 
+    /// Stops the run, with a checkpoint it resumes from, once `steps` weight steps are done in
+    /// all (a few steps of a large search, to try it; a run cut into pieces).
+    pub fn stop_after_steps(mut self, steps: u64) -> Self {
+        self.step_limit = Some(steps);
+        self
+    }
+
+    /// Whether the step limit is reached.
+    fn step_limit_reached(&self) -> bool {
+        self.step_limit
+            .is_some_and(|n| self.state.weight_steps >= n)
+    }
+
     /// Runs the remaining epochs, or stops after `stop_after` epochs in total (to interrupt a
-    /// run on purpose); returns the outcome when every epoch is done.
+    /// run on purpose) or at the step limit; returns the outcome when every epoch is done.
     pub fn run(mut self, stop_after: Option<usize>) -> Result<Option<SearchOutcome>> {
         let schedule = self.config.schedule.clone();
         let total = schedule.warmup_epochs + schedule.epochs;
         while self.state.epochs_done < total {
-            if stop_after.is_some_and(|n| self.state.epochs_done >= n) {
+            if stop_after.is_some_and(|n| self.state.epochs_done >= n) || self.step_limit_reached()
+            {
                 return Ok(None);
             }
-            let totals = self.epoch(self.state.epochs_done)?;
+            let Some(totals) = self.epoch(self.state.epochs_done)? else {
+                return Ok(None);
+            };
             self.state.epochs_done += 1;
             self.end_of_epoch(totals.seconds)?;
         }
@@ -406,8 +426,9 @@ impl Search {
     }
 
     /// Runs epoch `epoch` from where its checkpoint left it (the start, or the steps in
-    /// `state.within_epoch`), checkpointing inside it as the schedule says; returns its totals.
-    fn epoch(&mut self, epoch: usize) -> Result<EpochTotals> {
+    /// `state.within_epoch`), checkpointing inside it as the schedule says; returns its totals,
+    /// or `None` when the step limit stopped it (after a checkpoint).
+    fn epoch(&mut self, epoch: usize) -> Result<Option<EpochTotals>> {
         let s = self.config.schedule.clone();
         let warm = epoch < s.warmup_epochs;
         let (phase_epoch, phase_len, peak) = if warm {
@@ -440,6 +461,7 @@ impl Search {
             .train
             .epoch_from(seed_for(seed, epoch, purpose::WEIGHT_BATCHES), first);
         for (i, batch) in (first..).zip(batches) {
+            let batch = batch?;
             let lr = cosine_lr(peak, phase_epoch * steps + i, phase_len * steps);
             let mut rng =
                 StdRng::seed_from_u64(step_seed(seed_for(seed, epoch, purpose::PATHS), i));
@@ -473,7 +495,7 @@ impl Search {
                 self.device
                     .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i + 1));
                 for _ in 0..self.config.arch.steps {
-                    let batch = held_out.next();
+                    let batch = held_out.next()?;
                     self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
                 }
             }
@@ -490,6 +512,12 @@ impl Search {
             if clock.checkpoint_due(&mut totals, i + 1 == steps) {
                 self.checkpoint_within(epoch, totals)?;
             }
+            if self.step_limit_reached() {
+                bar.finish_and_clear();
+                clock.credit(&mut totals);
+                self.checkpoint_within(epoch, totals)?;
+                return Ok(None);
+            }
         }
         bar.finish_and_clear();
         clock.credit(&mut totals);
@@ -500,7 +528,7 @@ impl Search {
             loss: totals.loss(),
             accuracy: totals.accuracy(),
         })?;
-        Ok(totals)
+        Ok(Some(totals))
     }
 
     fn log_step(&self, epoch: usize, lr: f64, totals: &EpochTotals) -> Result<()> {
@@ -634,39 +662,49 @@ impl Search {
     }
 
     /// The derived architecture's choices and its network's accuracy on the held-out images.
-    fn validate(&self) -> (Vec<usize>, f64) {
+    fn validate(&self) -> Result<(Vec<usize>, f64)> {
         let active = self.derived();
-        let accuracy = self.inherited_accuracy(&active);
-        (active, accuracy)
+        let accuracy = self.inherited_accuracy(&active)?;
+        Ok((active, accuracy))
     }
 
     /// The accuracy on the held-out images of the network along `choices` (a candidate
     /// index per choice block) with the supernet's weights as they stand: the one-shot
     /// estimate of how good that architecture is. BatchNorm uses batch statistics, as the
     /// search validates its derived network.
-    pub fn inherited_accuracy(&self, choices: &[usize]) -> f64 {
+    pub fn inherited_accuracy(&self, choices: &[usize]) -> Result<f64> {
         let limit = match self.config.schedule.eval_batches {
             0 => usize::MAX,
             n => n,
         };
         let device = self.device.clone();
+        let mut unreadable = None;
         let batches = self
             .data
             .holdout
             .epoch(0)
             .take(limit)
-            .map(move |b| batch_tensors(&b, &device));
+            .map_while(|b| match b {
+                Ok(b) => Some(batch_tensors(&b, &device)),
+                Err(e) => {
+                    unreadable = Some(e);
+                    None
+                }
+            });
         // Without gradient tracking: a forward on the autodiff device keeps what a backward
         // would need until a backward comes, and evaluating many networks in a row without
         // one (a study) held 24 GB. BatchNorm still uses batch statistics.
         let model = self.model.clone().no_grad();
         let stats = evaluate(&model, choices, batches);
-        stats.correct as f64 / stats.total.max(1) as f64
+        if let Some(e) = unreadable {
+            return Err(e.into());
+        }
+        Ok(stats.correct as f64 / stats.total.max(1) as f64)
     }
 
     fn end_of_epoch(&mut self, seconds: f64) -> Result<()> {
         let epoch = self.state.epochs_done - 1;
-        let (active, accuracy) = self.validate();
+        let (active, accuracy) = self.validate()?;
         self.last_validation = Some((active.clone(), accuracy));
         let arch = self.architecture(&active);
         let text = arch.to_text(&self.space);
@@ -717,7 +755,7 @@ impl Search {
     fn finish(mut self) -> Result<SearchOutcome> {
         let (active, accuracy) = match self.last_validation.take() {
             Some(done) => done,
-            None => self.validate(),
+            None => self.validate()?,
         };
         let arch = self.architecture(&active);
         let text = arch.to_text(&self.space);

@@ -52,7 +52,7 @@ fn task(epochs: u64) -> Task {
     );
     let mut rng = StdRng::seed_from_u64(9);
     for epoch in 0..epochs {
-        for batch in loader.epoch(epoch) {
+        for batch in loader.epoch(epoch).map(Result::unwrap) {
             let active = uniform.sample_paths(&mut rng);
             model = weight_step(
                 model,
@@ -108,7 +108,7 @@ fn a_strong_latency_term_moves_the_mass_to_the_cheapest_candidates() {
         let initial = arch.clone();
         let mut rng = StdRng::seed_from_u64(2);
         for epoch in 0..12 {
-            for batch in t.loader.epoch(epoch) {
+            for batch in t.loader.epoch(epoch).map(Result::unwrap) {
                 arch_step(
                     &t.model,
                     &mut arch,
@@ -151,7 +151,7 @@ fn without_a_latency_term_a_task_that_needs_capacity_does_not_collapse_to_zero()
     );
     let mut rng = StdRng::seed_from_u64(3);
     for epoch in 0..6 {
-        for batch in t.loader.epoch(100 + epoch) {
+        for batch in t.loader.epoch(100 + epoch).map(Result::unwrap) {
             arch_step(
                 &t.model,
                 &mut arch,
@@ -193,7 +193,7 @@ fn reinforce_moves_alpha_towards_higher_reward_choices() {
     let mut first_reward = None;
     let mut last_reward = 0.0;
     for epoch in 0..4 {
-        for batch in t.loader.epoch(200 + epoch) {
+        for batch in t.loader.epoch(200 + epoch).map(Result::unwrap) {
             let stats = reinforce_step(
                 &t.model,
                 &mut arch,

@@ -261,7 +261,7 @@ impl Study {
             let search = Search::resume(&self.dir.join(&s.dir), &self.device, true)?;
             for net in &mut self.record.nets {
                 net.inherited.truncate(i);
-                net.inherited.push(search.inherited_accuracy(&net.choices));
+                net.inherited.push(search.inherited_accuracy(&net.choices)?);
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_data::synthetic::SyntheticConfig;
-use proxyless_data::{DatasetKind, LoadOptions, Normalize};
+use proxyless_data::{DatasetKind, FolderOptions, LoadOptions, Normalize};
 use proxyless_nn::ProxylessNet;
 use proxyless_space::NetSpec;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,9 @@ pub struct TrainState {
     pub mean: Vec<f32>,
     /// Per-channel standard deviation of the normalisation.
     pub std: Vec<f32>,
+    /// How an image folder was read (its test-time crop, decoding), when it was one.
+    #[serde(default)]
+    pub folder: Option<FolderOptions>,
     /// The last test evaluation.
     pub test: Option<EvalSummary>,
     /// For a checkpoint taken inside an epoch: that epoch's steps done and running sums.
@@ -100,6 +103,12 @@ impl TrainState {
             mean: self.mean.clone(),
             std: self.std.clone(),
         }
+    }
+
+    /// The test-time crop images are read with: an image folder's `test_crop` (0.875 by
+    /// default), else 1 (the shorter side resized to the input side).
+    pub fn test_crop(&self) -> f64 {
+        self.folder.as_ref().map_or(1.0, |f| f.test_crop)
     }
 
     /// The class names recorded at training, or else the built-in names of the data set's
@@ -135,6 +144,8 @@ impl Checkpoint {
         let [channels, side, _] = state.image_shape;
         LoadOptions {
             resolution,
+            channels,
+            folder: state.folder.clone().unwrap_or_default(),
             synthetic: SyntheticConfig {
                 classes: self.spec.num_classes(),
                 channels,

@@ -9,7 +9,7 @@ use burn::module::ParamId;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
-use proxyless_data::DatasetKind;
+use proxyless_data::{DatasetKind, FolderOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -98,6 +98,9 @@ pub struct TrainDataConfig {
     /// Images per class of a synthetic set.
     #[serde(default = "default_synthetic_per_class")]
     pub synthetic_per_class: usize,
+    /// How image folders are streamed, augmented and normalised (`[data.folder]`).
+    #[serde(default)]
+    pub folder: FolderOptions,
 }
 
 /// SGD with momentum, its schedule and regularisation.

@@ -3,17 +3,68 @@
 
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
+use burn::tensor::DType;
 use proxyless_data::{Batch, Loader};
 use proxyless_nn::ProxylessNet;
 use proxyless_nn::step::{StepStats, descend};
 
 use crate::metrics::Evaluation;
 
-/// A batch as tensors on `device`: images `[batch, channels, height, width]` and labels.
+/// A batch as tensors on `device`: images `[batch, channels, height, width]`, copied as bytes
+/// and normalised there (`(pixel / 255 - mean) / std` per channel, as
+/// [`Batch::normalised`] computes it on the host), and labels.
 pub fn batch_tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let x = Tensor::<1>::from_floats(batch.images.as_slice(), device).reshape(batch.shape);
+    let channels = batch.shape[1];
+    let x = device_bytes(&batch.pixels, device)
+        .reshape(batch.shape)
+        .float();
+    let stat =
+        |values: &[f32]| Tensor::<1>::from_floats(values, device).reshape([1, channels, 1, 1]);
+    let x = (x / 255.0 - stat(&batch.normalize.mean)) / stat(&batch.normalize.std);
     let y = Tensor::<1, Int>::from_ints(batch.labels.as_slice(), device);
     (x, y)
+}
+
+/// `bytes` as an integer tensor on `device`, copied at one byte per value: as a `u8` tensor
+/// where the device has them, else (WGSL, wgpu's default shading language, has no 8-bit
+/// integers) four to an `i32`, taken apart there by shifts and masks.
+pub fn device_bytes(bytes: &[u8], device: &Device) -> Tensor<1, Int> {
+    let n = bytes.len();
+    if device.supports_dtype(DType::U8) {
+        return Tensor::from_data(TensorData::new(bytes.to_vec(), [n]), (device, DType::U8));
+    }
+    bytes_packed_in_words(bytes, device)
+}
+
+/// `bytes` copied to `device` four to an `i32` and taken apart there: for devices without
+/// `u8` tensors.
+fn bytes_packed_in_words(bytes: &[u8], device: &Device) -> Tensor<1, Int> {
+    let n = bytes.len();
+    let words: Vec<i32> = bytes
+        .chunks(4)
+        .map(|chunk| {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            i32::from_le_bytes(word)
+        })
+        .collect();
+    let packed = Tensor::<1, Int>::from_data(
+        TensorData::new(words, [n.div_ceil(4)]),
+        (device, DType::I32),
+    );
+    // Byte k of each word (little-endian: the k-th of its four values); the mask also clears
+    // the copies of the sign bit that shifting a negative word brings in.
+    let lanes = (0..4)
+        .map(|k| {
+            packed
+                .clone()
+                .bitwise_right_shift_scalar(8 * k)
+                .bitwise_and_scalar(0xFF)
+        })
+        .collect();
+    Tensor::stack::<2>(lanes, 1)
+        .reshape([4 * n.div_ceil(4)])
+        .slice(0..n)
 }
 
 /// One training step of `net`: forward, label-smoothed cross-entropy, backward, and an
@@ -31,14 +82,14 @@ pub fn train_step(
 
 /// Evaluates `net` in inference mode (BatchNorm on its running statistics, no dropout) on
 /// every batch of `loader`, on `device` (an autodiff device is stripped). `on_batch` is
-/// called after each batch, for progress.
+/// called after each batch, for progress. An image that cannot be read is an error.
 pub fn evaluate(
     net: &ProxylessNet,
     loader: &Loader,
     device: &Device,
     classes: usize,
     mut on_batch: impl FnMut(),
-) -> Evaluation {
+) -> Result<Evaluation, proxyless_data::Error> {
     let net = if device.is_autodiff() {
         net.valid()
     } else {
@@ -47,6 +98,7 @@ pub fn evaluate(
     let device = device.clone().without_autodiff();
     let mut evaluation = Evaluation::new(classes);
     for batch in loader.epoch(0) {
+        let batch = batch?;
         let (x, _) = batch_tensors(&batch, &device);
         let logits = net.forward(x);
         let values = logits
@@ -57,5 +109,26 @@ pub fn evaluate(
         evaluation.add(&values, &batch.labels);
         on_batch();
     }
-    evaluation
+    Ok(evaluation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_packed_in_words_come_back_as_they_were() {
+        let device = Device::flex();
+        // Every byte value, high bits set included, and a length that is no multiple of 4.
+        let bytes: Vec<u8> = (0..=255u8).chain([255, 0, 129]).rev().collect();
+        let unpacked = bytes_packed_in_words(&bytes, &device);
+        let values: Vec<i64> = unpacked.into_data().iter::<i64>().collect();
+        let expected: Vec<i64> = bytes.iter().map(|&b| b as i64).collect();
+        assert_eq!(values, expected);
+        let direct: Vec<i64> = device_bytes(&bytes, &device)
+            .into_data()
+            .iter::<i64>()
+            .collect();
+        assert_eq!(direct, expected);
+    }
 }

@@ -2,13 +2,14 @@
 //! evaluation and a checkpoint after each, resumable from the newest checkpoint.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use proxyless_data::{Augment, ImageSet, LoadOptions, Loader, Normalize, Split, synthetic};
+use proxyless_data::{
+    Augment, DatasetKind, Examples, LoadOptions, Loader, Normalize, Split, synthetic,
+};
 use proxyless_nn::ProxylessNet;
 use proxyless_report::charts::{Series, line_chart};
 use proxyless_space::NetSpec;
@@ -201,27 +202,26 @@ impl Trainer {
         let (train, test) = load_data(&self.config, &self.spec)?;
         let normalize = match &self.resume_from {
             Some(c) => c.state.normalize(),
-            None => Normalize::from_set(&train),
+            None => train.normalization(self.config.seed)?,
         };
         let data = &self.config.data;
+        let image_shape = train.shape();
         let augment = data.augment.then_some(Augment {
-            pad: (train.height / 8).max(1),
+            pad: (image_shape[1] / 8).max(1),
             flip: true,
         });
-        let image_shape = [train.channels, train.height, train.width];
-        let dataset = train.name.clone();
-        let train = Loader::new(Arc::new(train), data.batch_size, normalize.clone())
+        let dataset = train.name().to_string();
+        let train = Loader::new(train, data.batch_size, normalize.clone())
             .with_augment(augment)
             .with_drop_last(true);
-        let test = Loader::new(Arc::new(test), data.eval_batch_size, normalize.clone())
-            .with_shuffle(false);
+        let test = Loader::new(test, data.eval_batch_size, normalize.clone()).with_shuffle(false);
         let steps_per_epoch = train.num_batches() as u64;
         if steps_per_epoch == 0 {
             return Err(Error::config(
                 "data.batch_size",
                 format!(
                     "{} training images make no full batch of {}",
-                    train.set().len(),
+                    train.examples().len(),
                     data.batch_size
                 ),
             ));
@@ -269,6 +269,7 @@ impl Trainer {
             class_names: proxyless_data::class_names(data.dataset, data.path.as_deref())?,
             mean: normalize.mean.clone(),
             std: normalize.std.clone(),
+            folder: (data.dataset == DatasetKind::ImageFolder).then(|| data.folder.clone()),
             test: None,
             within_epoch: None,
             logs: None,
@@ -307,6 +308,7 @@ impl Trainer {
             .train
             .epoch_from(seed_for(seed, epoch, TRAIN_BATCHES), first);
         for (i, batch) in (first..).zip(batches) {
+            let batch = batch?;
             let lr = data.schedule.lr(state.steps);
             self.device
                 .seed(step_seed(seed_for(seed, epoch, DEVICE), i));
@@ -369,7 +371,7 @@ impl Trainer {
         let started = Instant::now();
         let eval_bar = self.progress.epoch("test", data.test.num_batches());
         let classes = self.spec.num_classes();
-        let evaluation = evaluate(net, &data.test, &self.device, classes, || eval_bar.inc(1));
+        let evaluation = evaluate(net, &data.test, &self.device, classes, || eval_bar.inc(1))?;
         eval_bar.finish_and_clear();
         let test = EvalSummary {
             images: evaluation.images,
@@ -449,10 +451,12 @@ fn append_line(path: &Path, value: &serde_json::Value) -> Result<()> {
 }
 
 /// Reads the training and test splits and checks them against the network.
-pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(ImageSet, ImageSet)> {
+pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(Examples, Examples)> {
     let data = &config.data;
     let options = LoadOptions {
         resolution: data.resolution,
+        channels: spec.input_channels(),
+        folder: data.folder.clone(),
         synthetic: synthetic::SyntheticConfig {
             classes: spec.num_classes(),
             per_class: data.synthetic_per_class,
@@ -472,24 +476,24 @@ pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(ImageSet, Imag
         test = test.sample(n, config.seed);
     }
     for set in [&train, &test] {
-        if set.channels != spec.input_channels() {
+        if set.shape()[0] != spec.input_channels() {
             return Err(Error::config(
                 "data",
                 format!(
                     "{} has {} channels, the network takes {}",
-                    set.name,
-                    set.channels,
+                    set.name(),
+                    set.shape()[0],
                     spec.input_channels()
                 ),
             ));
         }
-        if set.classes > spec.num_classes() {
+        if set.classes() > spec.num_classes() {
             return Err(Error::config(
                 "data",
                 format!(
                     "{} has {} classes, the network classifies {}",
-                    set.name,
-                    set.classes,
+                    set.name(),
+                    set.classes(),
                     spec.num_classes()
                 ),
             ));

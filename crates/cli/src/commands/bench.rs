@@ -69,6 +69,23 @@ pub struct BenchArgs {
     /// Timed runs per measurement for --deploy.
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
+    /// Measure the image-folder loader instead: images per second (and per thread) decoded,
+    /// augmented and batched with one and with every decoding thread, each stage's time, peak
+    /// memory, and a batch's way to the device; with --space (an RGB space, e.g.
+    /// imagenet@224), also its supernet's weight steps fed by the loader against steps on a
+    /// cached batch (--steps, --warmup). Writes loader.json and loader.md.
+    #[arg(long)]
+    pub loader: bool,
+    /// The folder for --loader (default: a generated one of --loader-images JPEGs of 300-500
+    /// px in 10 classes, written once under the output folder).
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// Images of the generated folder for --loader.
+    #[arg(long, default_value_t = 2000)]
+    pub loader_images: usize,
+    /// Output side of --loader (ImageNet's 224 by default; a --space sets its own).
+    #[arg(long, default_value_t = 224)]
+    pub loader_side: usize,
     /// Run only this case in this process and print its measurements as JSON (each case runs
     /// in its own process, so that its peak memory is its own).
     #[arg(long, hide = true)]
@@ -77,6 +94,9 @@ pub struct BenchArgs {
 
 /// Runs `bench` on `backend`.
 pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
+    if args.loader {
+        return loader(args, backend, quiet);
+    }
     if !args.deploy.is_empty() {
         let rounds = if args.quick { 1 } else { args.rounds.max(1) };
         let runs = if args.quick { 3 } else { args.runs.max(1) };
@@ -319,4 +339,117 @@ fn op_profile(
         settings.steps.max(1),
     ));
     Ok(out)
+}
+
+/// `bench --loader`.
+fn loader(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
+    use anyhow::ensure;
+    use proxyless_bench::loader::{LoaderSettings, feed_times, markdown, measure};
+    use proxyless_data::synthetic::{FolderSpec, write_folder};
+    let space = match args.spaces.as_slice() {
+        [] => None,
+        [name] => Some(presets::resolve(name)?),
+        _ => bail!("--loader takes one --space"),
+    };
+    if let Some(space) = &space {
+        ensure!(
+            space.input.channels == 3,
+            "--loader --space {}: image folders are read as RGB here; the space takes {} channels",
+            space.name,
+            space.input.channels
+        );
+    }
+    let device = backend.device()?;
+    std::fs::create_dir_all(&args.out)?;
+    let folder = match &args.folder {
+        Some(f) => f.clone(),
+        None => {
+            let images = args.loader_images.max(10);
+            let dir = args.out.join(format!("loader-folder-{images}"));
+            if !dir.is_dir() {
+                let tmp = args.out.join(format!(".loader-folder-{images}.tmp"));
+                let _ = std::fs::remove_dir_all(&tmp);
+                let spec = FolderSpec {
+                    classes: 10,
+                    per_class: images / 10,
+                    ..FolderSpec::default()
+                };
+                if !quiet {
+                    eprintln!(
+                        "writing {} JPEGs to {}",
+                        spec.classes * spec.per_class,
+                        dir.display()
+                    );
+                }
+                write_folder(&tmp, &spec, 0)?;
+                std::fs::rename(&tmp, &dir)?;
+            }
+            dir
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut workers = vec![1];
+    if cores > 1 {
+        workers.push(cores);
+    }
+    let (batch, batches) = if args.quick { (16, 2) } else { (64, 16) };
+    let settings = LoaderSettings {
+        resolution: space
+            .as_ref()
+            .map_or(args.loader_side, |s| s.input.resolution),
+        batch: args.batch.unwrap_or(batch),
+        batches,
+        workers,
+    };
+    let cache = args.out.join("index-cache");
+    let mut report = measure(&folder, &settings, &cache, &device, |run| {
+        if !quiet {
+            eprintln!(
+                "{} thread(s), {}: {:.0} images/s",
+                run.workers,
+                if run.augment { "train" } else { "test" },
+                run.images_per_s
+            );
+        }
+    })?;
+    if let Some(space) = &space {
+        let options = proxyless_data::FolderOptions {
+            index_cache: Some(cache.clone()),
+            ..proxyless_data::FolderOptions::default()
+        };
+        let (set, _) = proxyless_data::FolderSet::open(
+            &folder,
+            proxyless_data::Split::Train,
+            3,
+            space.input.resolution,
+            &options,
+        )?;
+        let (steps, warmup) = if args.quick {
+            (2, 1)
+        } else {
+            (args.steps, args.warmup)
+        };
+        if !quiet {
+            eprintln!(
+                "{steps} weight steps of {} fed by the loader, then on a cached batch",
+                space.name
+            );
+        }
+        report.feed = Some(feed_times(
+            space,
+            &set,
+            settings.batch,
+            steps,
+            warmup,
+            &device,
+        )?);
+    }
+    let text = markdown(&report);
+    write_atomic(
+        &args.out.join("loader.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    write_atomic(&args.out.join("loader.md"), text.as_bytes())?;
+    print!("{text}");
+    Ok(())
 }

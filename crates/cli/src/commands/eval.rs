@@ -1,7 +1,6 @@
 //! `proxyless eval`: top-1, top-5, loss and the confusion matrix of a checkpoint.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -59,19 +58,16 @@ pub fn run(args: &EvalArgs, backend: Backend, quiet: bool) -> Result<()> {
     if let Some(n) = args.limit.or(state.test_limit) {
         test = test.sample(n, state.seed);
     }
+    let [c, h, w] = test.shape();
     anyhow::ensure!(
-        test.channels == channels && test.classes <= checkpoint.spec.num_classes(),
-        "{}: {}x{}x{} images of {} classes do not fit the network ({channels} channels, {} classes)",
-        test.name,
-        test.channels,
-        test.height,
-        test.width,
-        test.classes,
+        c == channels && test.classes() <= checkpoint.spec.num_classes(),
+        "{}: {c}x{h}x{w} images of {} classes do not fit the network ({channels} channels, {} classes)",
+        test.name(),
+        test.classes(),
         checkpoint.spec.num_classes()
     );
     let net = checkpoint.load_net(&device)?;
-    let loader =
-        Loader::new(Arc::new(test), args.batch_size, state.normalize()).with_shuffle(false);
+    let loader = Loader::new(test, args.batch_size, state.normalize()).with_shuffle(false);
     let bar = Progress::new(quiet).epoch("eval", loader.num_batches());
     let evaluation = evaluate(
         &net,
@@ -79,13 +75,13 @@ pub fn run(args: &EvalArgs, backend: Backend, quiet: bool) -> Result<()> {
         &device,
         checkpoint.spec.num_classes(),
         || bar.inc(1),
-    );
+    )?;
     bar.finish_and_clear();
     let mut text = format!(
         "{}: {} images of {}\ntop-1 {:.4}  top-5 {:.4}  loss {:.4}\n",
         checkpoint.dir.display(),
         evaluation.images,
-        loader.set().name,
+        loader.examples().name(),
         evaluation.top1(),
         evaluation.top5(),
         evaluation.loss()
@@ -98,7 +94,7 @@ pub fn run(args: &EvalArgs, backend: Backend, quiet: bool) -> Result<()> {
     if let Some(path) = &args.json {
         let json = serde_json::json!({
             "checkpoint": checkpoint.dir,
-            "data": loader.set().name,
+            "data": loader.examples().name(),
             "images": evaluation.images,
             "top1": evaluation.top1(),
             "top5": evaluation.top5(),

@@ -44,6 +44,15 @@ pub struct ExportArgs {
     pub format: Vec<ExportFormat>,
 }
 
+/// How images are brought to the input side, in words.
+fn resize_rule(test_crop: f64) -> String {
+    if test_crop == 1.0 {
+        "shorter side to the input side, centre crop".into()
+    } else {
+        format!("shorter side to input side / {test_crop}, centre crop of the input side")
+    }
+}
+
 /// Runs `export` on `backend`.
 pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
     let device = backend.device()?;
@@ -58,7 +67,8 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         "scale": "pixels / 255",
         "mean": state.mean,
         "std": state.std,
-        "resize": "shorter side to the input side, centre crop",
+        "resize": resize_rule(state.test_crop()),
+        "test_crop": state.test_crop(),
         "trained_on": state.dataset,
         "class_names": state.class_names(),
     });

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, ensure};
 use clap::Args;
+use proxyless_data::DatasetKind;
 use proxyless_space::NetSpec;
 use proxyless_train::{Checkpoint, TrainState};
 
@@ -82,6 +83,10 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         },
         mean,
         std,
+        // Image folders are read with the ImageNet convention (256 → 224) the paper's
+        // PyTorch weights were evaluated with.
+        folder: matches!(args.dataset.map(Into::into), Some(DatasetKind::ImageFolder))
+            .then(proxyless_data::FolderOptions::default),
         test: None,
         within_epoch: None,
         logs: None,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod convert;
+pub mod data;
 pub mod deploy_bench;
 pub mod draw;
 pub mod eval;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use clap::Args;
 use proxyless_data::folder::decode_image;
-use proxyless_data::{ImageSet, LoadOptions, Normalize, Split};
+use proxyless_data::{Examples, LoadOptions, Normalize, Split};
 use proxyless_nn::ProxylessNet;
 use proxyless_plumbing::progress::Progress;
 use proxyless_space::NetSpec;
@@ -44,6 +44,8 @@ struct Classifier {
     net: ProxylessNet,
     channels: usize,
     resolution: usize,
+    /// The test-time crop fraction its images are read with.
+    test_crop: f64,
     normalize: Normalize,
     class_names: Option<Vec<String>>,
     /// The checkpoint's data set, for `test:N` and `train:N` (none for an export).
@@ -55,7 +57,7 @@ struct DataSource {
     kind: proxyless_data::DatasetKind,
     dir: Option<PathBuf>,
     options: LoadOptions,
-    loaded: RefCell<Vec<(Split, std::sync::Arc<ImageSet>)>>,
+    loaded: RefCell<Vec<(Split, Examples)>>,
 }
 
 impl DataSource {
@@ -70,12 +72,8 @@ impl DataSource {
         let set = match cached {
             Some(set) => set,
             None => {
-                let set = std::sync::Arc::new(proxyless_data::load(
-                    self.kind,
-                    self.dir.as_deref(),
-                    split,
-                    &self.options,
-                )?);
+                let set =
+                    proxyless_data::load(self.kind, self.dir.as_deref(), split, &self.options)?;
                 self.loaded.borrow_mut().push((split, set.clone()));
                 set
             }
@@ -83,10 +81,10 @@ impl DataSource {
         ensure!(
             index < set.len(),
             "{}: no record {index} (it holds {})",
-            set.name,
+            set.name(),
             set.len()
         );
-        Ok(set.image(index).to_vec())
+        Ok(set.read(index)?)
     }
 }
 
@@ -186,6 +184,7 @@ fn open(source: &Path, device: &Device) -> Result<Classifier> {
         net: checkpoint.load_net(device)?,
         channels,
         resolution,
+        test_crop: state.test_crop(),
         normalize: state.normalize(),
         class_names: state.class_names(),
         data,
@@ -200,6 +199,12 @@ fn open_export(dir: &Path, preprocessing: &Path, device: &Device) -> Result<Clas
         std: Vec<f32>,
         #[serde(default)]
         class_names: Option<Vec<String>>,
+        /// Exports written before the crop was recorded resized the shorter side to the input.
+        #[serde(default = "whole_side")]
+        test_crop: f64,
+    }
+    fn whole_side() -> f64 {
+        1.0
     }
     let text = std::fs::read_to_string(preprocessing)
         .with_context(|| format!("cannot read {}", preprocessing.display()))?;
@@ -217,6 +222,7 @@ fn open_export(dir: &Path, preprocessing: &Path, device: &Device) -> Result<Clas
         net,
         channels,
         resolution,
+        test_crop: p.test_crop,
         normalize: Normalize {
             mean: p.mean,
             std: p.std,
@@ -245,7 +251,7 @@ fn classify(
                     path.display()
                 )),
             },
-            None => decode_image(path, c.channels, c.resolution)
+            None => decode_image(path, c.channels, c.resolution, c.test_crop)
                 .map(|image| (image.pixels, image.converted))
                 .map_err(Into::into),
         };

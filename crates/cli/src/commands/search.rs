@@ -32,6 +32,10 @@ pub struct SearchArgs {
     /// Stop after this many epochs in total (the run can be resumed later).
     #[arg(long)]
     pub stop_after: Option<usize>,
+    /// Stop once this many weight steps are done in all, with a checkpoint inside the epoch
+    /// (a few steps of a large search, to try it; the run can be resumed later).
+    #[arg(long)]
+    pub stop_after_steps: Option<u64>,
 }
 
 /// Runs `search` on `backend`.
@@ -67,6 +71,10 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
             });
             Search::create(config, &out, &device, quiet)?
         }
+    };
+    let search = match args.stop_after_steps {
+        Some(n) => search.stop_after_steps(n),
+        None => search,
     };
     let dir = search.run_dir().to_path_buf();
     match search.run(args.stop_after)? {

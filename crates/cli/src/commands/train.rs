@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use proxyless_data::DatasetKind;
+use proxyless_data::{DatasetKind, FolderOptions};
 use proxyless_rundir::RunFiles;
 use proxyless_search::SearchConfig;
 use proxyless_space::{NetSpec, presets};
@@ -101,8 +101,8 @@ struct Source {
     spec: NetSpec,
     /// The input side of the network's space, when known.
     resolution: Option<usize>,
-    /// A search run's data set, directory and input side.
-    data: Option<(DatasetKind, Option<PathBuf>, usize)>,
+    /// A search run's data set, directory, input side and how it read image folders.
+    data: Option<(DatasetKind, Option<PathBuf>, usize, FolderOptions)>,
     label: String,
 }
 
@@ -126,10 +126,14 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
                 Some(path) => TrainConfig::from_file(path)?,
                 None => TrainConfig::default_recipe(),
             };
-            if let Some((kind, path, resolution)) = source.data {
+            if let Some((kind, path, resolution, folder)) = source.data {
                 config.data.dataset = kind;
                 config.data.path = path;
                 config.data.resolution = resolution;
+                // A recipe of the user's says how to read folders; else as the search did.
+                if args.config.is_none() {
+                    config.data.folder = folder;
+                }
             }
             if let Some(side) = source.resolution {
                 config.data.resolution = side;
@@ -233,7 +237,12 @@ fn search_run(dir: &Path) -> Result<Source> {
     Ok(Source {
         spec,
         resolution: Some(resolution),
-        data: Some((config.data.dataset, config.data.path, resolution)),
+        data: Some((
+            config.data.dataset,
+            config.data.path,
+            resolution,
+            config.data.folder,
+        )),
         label: format!("the network of {}", dir.display()),
     })
 }
