@@ -132,6 +132,21 @@ if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
             "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
     done
 fi
+# Mixed precision: the child step and the supernet's weight step in bf16 against f32, on each GPU
+# backend, the paper's space at 128 px, batch 64 (GPU_CHECK_PRECISION=0 leaves it out). A backend
+# without bf16 tensors (wgpu's WGSL) refuses with a message, and its step fails.
+if [ "${GPU_CHECK_PRECISION:-1}" = 1 ]; then
+    for backend in "${order[@]}"; do
+        for p in f32 bf16; do
+            step "$backend-bench-imagenet128-$p" "$limit" "${runner[$backend]}" --backend "$backend" \
+                bench --quick --space imagenet@128 --batch 64 --precision "$p" \
+                --out "$out/$backend-bench-$p"
+            grep -E '^\| (child network step|supernet weight step) \|' \
+                "$out/$backend-bench-$p/bench.md" 2>/dev/null | sed "s/^/  $backend $p: /" |
+                tee -a "$summary"
+        done
+    done
+fi
 # The image-folder loader on a generated folder of 2,000 JPEGs (300-500 px): images per second
 # with one and with every decoding thread, and whether the paper's space at 224 px waits for it
 # on the GPU (its supernet's weight steps fed by the loader against steps on a cached batch; the

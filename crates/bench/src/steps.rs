@@ -8,7 +8,7 @@ use std::time::Instant;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use proxyless_nn::ProxylessNet;
+use proxyless_nn::{Precision, ProxylessNet};
 use proxyless_profiler::Measurement;
 use proxyless_space::{Architecture, SearchSpace};
 use proxyless_supernet::gradient::Baseline;
@@ -36,6 +36,9 @@ pub struct BenchSettings {
     pub rounds: usize,
     /// Seed of the architecture, the paths and the batch.
     pub seed: u64,
+    /// Precision of the child step and the supernet's weight step (architecture steps and
+    /// REINFORCE stay f32, as in a search).
+    pub precision: Precision,
 }
 
 /// What one case measured, summarised.
@@ -79,6 +82,8 @@ pub struct BenchReport {
     pub cases: Vec<CaseReport>,
     /// The same child step in PyTorch on the same machine, when measured.
     pub pytorch: Option<PytorchStep>,
+    /// Precision of the child and weight steps.
+    pub precision: Precision,
 }
 
 /// The child network's training step timed in PyTorch (`reference/bench_torch.py`).
@@ -137,7 +142,7 @@ impl BenchReport {
     /// A Markdown table of the cases.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
-            "`{}` at {}x{}, batch {}, {} ({} rounds of {} timed steps; child `{}`)\n\n\
+            "`{}` at {}x{}, batch {}, {}{} ({} rounds of {} timed steps; child `{}`)\n\n\
              | step | median ms | images/s | peak RSS MiB | time / child | memory / child |\n\
              | --- | --- | --- | --- | --- | --- |\n",
             self.space,
@@ -145,6 +150,10 @@ impl BenchReport {
             self.resolution,
             self.batch,
             self.device,
+            match self.precision {
+                Precision::F32 => "",
+                Precision::Bf16 => ", child and weight steps in bf16",
+            },
             self.rounds,
             self.steps,
             self.architecture
@@ -333,6 +342,8 @@ pub fn run_case(
     let resettable = reset_peak_rss();
     let (x, y) = bench_batch(space, settings, &device_ad);
     let batch = || (x.clone(), y.clone());
+    // The batch of the child and weight steps, in the settings' precision.
+    let images = settings.precision.images(x.clone());
     let weights = WeightsConfig::default();
     let times = match case {
         BenchCase::ChildStep | BenchCase::ChildStepBurnOnly => {
@@ -341,7 +352,7 @@ pub fn run_case(
             let mut optim = weights.optimizer();
             time_steps(device, settings, || {
                 let model = net.take().expect("the model is put back after each step");
-                let logits = model.forward(x.clone());
+                let logits = model.forward(images.clone());
                 let loss = cross_entropy(logits, y.clone(), 0.1);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 net = Some(optim.step(0.05, model, grads));
@@ -352,7 +363,8 @@ pub fn run_case(
             let mut optim = weights.optimizer();
             time_steps(device, settings, || {
                 let model = net.take().expect("the model is put back after each step");
-                let (model, _) = weight_step(model, &mut optim, 0.05, &choices, batch(), 0.1);
+                let weights_batch = (images.clone(), y.clone());
+                let (model, _) = weight_step(model, &mut optim, 0.05, &choices, weights_batch, 0.1);
                 net = Some(model);
             })
         }
@@ -498,6 +510,7 @@ pub fn summarize(
         })
         .collect();
     BenchReport {
+        precision: settings.precision,
         space: space.name.clone(),
         resolution: space.input.resolution,
         batch: settings.batch,
@@ -574,6 +587,7 @@ mod tests {
             steps: 2,
             rounds: 1,
             seed: 0,
+            precision: Precision::F32,
         };
         let phases = child_step_phases(&space, &Device::flex(), &settings);
         for ms in [phases.forward_ms, phases.backward_ms, phases.optimizer_ms] {

@@ -207,3 +207,40 @@ fn a_search_killed_while_writing_checkpoints_resumes_to_the_same_end() {
         std::fs::read_to_string(reference.join("alpha.jsonl")).unwrap()
     );
 }
+
+#[test]
+fn a_mixed_precision_search_runs_where_the_backend_has_bf16() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("search.toml");
+    std::fs::write(&config, common::small_search_config("full_v2", 2)).unwrap();
+    let c = config.display().to_string();
+    let run = dir.path().join("run");
+    let r = run.display().to_string();
+    let bf16 = ["--set", "weights.precision=bf16"];
+    let out = success(
+        &[
+            &[
+                "search",
+                "--config",
+                &c,
+                "--out",
+                &r,
+                "--quiet",
+                "--stop-after-steps",
+                "3",
+            ][..],
+            &bf16,
+        ]
+        .concat(),
+    );
+    assert!(out.contains("stopped as asked"), "{out}");
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("precision = \"bf16\""), "{saved}");
+    // wgpu's shading language has no bf16: refused before anything runs, naming the key.
+    if success(&["backends"]).lines().any(|b| b == "wgpu") {
+        failure(
+            &[&["--backend", "wgpu", "search", "--config", &c][..], &bf16].concat(),
+            &["weights.precision", "bf16", "f32"],
+        );
+    }
+}

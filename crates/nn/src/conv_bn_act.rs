@@ -5,9 +5,15 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::DType;
 
 use burn::tensor::ops::ConvOptions;
 use proxyless_kernels::{batch_norm, batch_norm_relu6, depthwise_conv2d, pointwise_conv2d, relu6};
+
+/// `x` in `dtype` (a differentiable cast; none when it already is).
+pub fn cast_to<const D: usize>(x: Tensor<D>, dtype: DType) -> Tensor<D> {
+    if x.dtype() == dtype { x } else { x.cast(dtype) }
+}
 
 /// Configuration of a [`ConvBnAct`].
 #[derive(Config, Debug)]
@@ -86,14 +92,24 @@ impl ConvBnAct {
     /// # Shapes
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, ceil(height / stride), ceil(width / stride)]`
+    ///
+    /// The layer computes in its input's precision (f32, or bf16 for mixed precision: the
+    /// f32 weights are cast where they are used, so their gradients and updates stay f32),
+    /// except BatchNorm, which always runs in f32 (its statistics and running averages need
+    /// f32's mantissa; PyTorch's autocast does the same).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let compute = x.dtype();
         let x = self.convolve(x);
-        match (&self.bn, self.activation) {
-            (Some(bn), true) => batch_norm_relu6(bn, x),
-            (Some(bn), false) => batch_norm(bn, x),
-            (None, true) => relu6(x),
-            (None, false) => x,
-        }
+        let Some(bn) = &self.bn else {
+            return if self.activation { relu6(x) } else { x };
+        };
+        let x = cast_to(x, DType::F32);
+        let x = if self.activation {
+            batch_norm_relu6(bn, x)
+        } else {
+            batch_norm(bn, x)
+        };
+        cast_to(x, compute)
     }
 
     /// The convolution alone. Depthwise ones go through [`proxyless_kernels::depthwise_conv2d`]
@@ -102,31 +118,33 @@ impl ConvBnAct {
     pub fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
         let [out_channels, per_group, k_h, k_w] = self.conv.weight.dims();
         let groups = self.conv.groups;
+        let compute = x.dtype();
         let PaddingConfig2d::Explicit(top, left, bottom, right) = self.conv.padding else {
-            return self.conv.forward(x);
+            return cast_to(self.conv.forward(cast_to(x, DType::F32)), compute);
         };
+        let weight = cast_to(self.conv.weight.val(), compute);
         let pointwise = groups == 1
             && [k_h, k_w] == [1, 1]
             && self.conv.stride == [1, 1]
             && self.conv.dilation == [1, 1]
             && [top, left, bottom, right] == [0; 4];
         let depthwise = groups != 1 && per_group == 1 && groups == out_channels;
-        let y = if pointwise {
-            pointwise_conv2d(x, self.conv.weight.val())
-        } else if depthwise {
+        let options = || {
             let padding = [(top, bottom), (left, right)];
-            let options = ConvOptions::new_with_padding(
-                self.conv.stride,
-                padding,
-                self.conv.dilation,
-                groups,
-            );
-            depthwise_conv2d(x, self.conv.weight.val(), options)
-        } else {
+            ConvOptions::new_with_padding(self.conv.stride, padding, self.conv.dilation, groups)
+        };
+        let y = if pointwise {
+            pointwise_conv2d(x, weight)
+        } else if depthwise {
+            depthwise_conv2d(x, weight, options())
+        } else if compute == DType::F32 {
             return self.conv.forward(x);
+        } else {
+            let bias = self.conv.bias.as_ref().map(|b| cast_to(b.val(), compute));
+            return burn::tensor::module::conv2d(x, weight, bias, options());
         };
         match &self.conv.bias {
-            Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+            Some(bias) => y + cast_to(bias.val(), compute).reshape([1, -1, 1, 1]),
             None => y,
         }
     }

@@ -31,6 +31,7 @@ mod conv_bn_act;
 mod mbconv;
 mod net;
 mod params;
+mod precision;
 pub mod step;
 
 pub use block::MobileInvertedBlock;
@@ -42,3 +43,4 @@ pub use net::{
 pub use params::{
     count_buffers, count_trainable, float_bits, settle_running_stats, weights_fingerprint,
 };
+pub use precision::Precision;

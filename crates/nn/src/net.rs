@@ -145,6 +145,8 @@ pub fn classifier(spec: &LinearSpec, device: &Device) -> Linear {
 /// - output: `[batch, classes]`
 pub fn pool_and_classify(x: Tensor<4>, dropout: &Dropout, classifier: &Linear) -> Tensor<2> {
     let [batch, channels, _, _] = x.dims();
+    // Pooled and classified in f32 whatever the features' precision: logits and loss in f32.
+    let x = crate::conv_bn_act::cast_to(x, burn::tensor::DType::F32);
     let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]);
     classifier.forward(dropout.forward(pooled))
 }

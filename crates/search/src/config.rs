@@ -40,6 +40,7 @@ pub struct SearchConfig {
 }
 
 pub use proxyless_data::{DatasetKind, FolderOptions};
+pub use proxyless_nn::Precision;
 
 /// Where the images come from and how they are batched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +146,10 @@ pub struct WeightsConfig {
     /// How the supernet's convolutions start: `he_fout` (the paper's code: N(0, 2/(k·k·out)))
     /// or `pytorch` (PyTorch's default, U(±1/√fan_in); an extension).
     pub init: WeightInit,
+    /// Precision of the weight steps: `f32`, or `bf16` (mixed precision, an extension: the
+    /// convolutions in bfloat16, BatchNorm, the loss and the weights in f32). Architecture
+    /// steps and validation stay f32.
+    pub precision: Precision,
 }
 
 /// The supernet's initialisation.
@@ -196,6 +201,7 @@ impl Default for WeightsConfig {
             weight_decay: 4e-5,
             label_smoothing: 0.1,
             init: WeightInit::HeFout,
+            precision: Precision::F32,
         }
     }
 }

@@ -236,6 +236,11 @@ struct Prepared {
 impl Prepared {
     fn new(config: &SearchConfig, origin: &str, device: &Device) -> Result<Self> {
         let space = presets::resolve(&config.space)?;
+        config
+            .weights
+            .precision
+            .check(device)
+            .map_err(|why| Error::config(origin, format!("weights.precision = \"bf16\": {why}")))?;
         let costs = candidate_costs(config, &space, origin, device)?;
         let set = load_train(&config.data, &space, config.seed)?;
         let data = SearchData::new(&set, &config.data, config.seed)?;
@@ -468,7 +473,8 @@ impl Search {
             let active = self.state.arch.sample_paths(&mut rng);
             self.device
                 .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i));
-            let tensors = batch_tensors(&batch, &self.device);
+            let (x, y) = batch_tensors(&batch, &self.device);
+            let tensors = (self.config.weights.precision.images(x), y);
             let model = self.model.clone();
             let (model, stats) = weight_step(
                 model,

@@ -10,6 +10,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
 use proxyless_data::{DatasetKind, FolderOptions};
+pub use proxyless_nn::Precision;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -123,6 +124,9 @@ pub struct OptimConfig {
     pub label_smoothing: f32,
     /// Dropout before the classifier; `None` keeps the `net.config`'s rate.
     pub dropout: Option<f64>,
+    /// Precision of the training steps: `f32`, or `bf16` (mixed precision: the convolutions
+    /// in bfloat16, BatchNorm, the loss and the weights in f32). Evaluation stays f32.
+    pub precision: Precision,
 }
 
 impl Default for OptimConfig {
@@ -136,6 +140,7 @@ impl Default for OptimConfig {
             no_decay_bn: true,
             label_smoothing: 0.1,
             dropout: None,
+            precision: Precision::F32,
         }
     }
 }

@@ -89,6 +89,7 @@ impl Trainer {
         quiet: bool,
     ) -> Result<Self> {
         config.validate("train configuration")?;
+        check_precision(&config, device)?;
         let mut spec = spec;
         if let Some(rate) = config.optim.dropout {
             spec.classifier.dropout = rate;
@@ -122,6 +123,7 @@ impl Trainer {
             config.epochs = e;
             config.validate("arguments")?;
         }
+        check_precision(&config, device)?;
         let spec = NetSpec::from_net_config_file(dir.join("net.config"))?;
         let resume_from = match Checkpoint::open(dir) {
             Ok(c) => Some(c),
@@ -312,7 +314,8 @@ impl Trainer {
             let lr = data.schedule.lr(state.steps);
             self.device
                 .seed(step_seed(seed_for(seed, epoch, DEVICE), i));
-            let tensors = batch_tensors(&batch, &self.device);
+            let (x, y) = batch_tensors(&batch, &self.device);
+            let tensors = (self.config.optim.precision.images(x), y);
             let smoothing = self.config.optim.label_smoothing;
             let (next, stats) = train_step(net, optim, lr, tensors, smoothing);
             net = next;
@@ -450,6 +453,15 @@ fn append_line(path: &Path, value: &serde_json::Value) -> Result<()> {
     proxyless_plumbing::append_json_line(path, value).map_err(|e| Error::file(path, e))
 }
 
+/// Whether `device` computes in the configured precision.
+fn check_precision(config: &TrainConfig, device: &Device) -> Result<()> {
+    config
+        .optim
+        .precision
+        .check(device)
+        .map_err(|why| Error::config("optim.precision", format!("\"bf16\": {why}")))
+}
+
 /// Reads the training and test splits and checks them against the network.
 pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(Examples, Examples)> {
     let data = &config.data;
@@ -558,7 +570,7 @@ fn draw_curves(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TrainConfig;
+    use crate::config::{Precision, TrainConfig};
     use proxyless_space::{Architecture, presets};
 
     fn tiny_setup() -> (NetSpec, TrainConfig) {
@@ -662,6 +674,36 @@ mod tests {
                 "the weights after resuming from {name}"
             );
         }
+    }
+
+    #[test]
+    fn bf16_training_learns_as_f32_training_does() {
+        let _rng = DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let device = Device::flex();
+        let (spec, mut config) = tiny_setup();
+        config.epochs = 2;
+        config.data.synthetic_per_class = 96;
+        let root = tempfile::tempdir().unwrap();
+        let mut train = |precision: Precision, seed: u64| {
+            config.optim.precision = precision;
+            config.seed = seed;
+            let dir = root.path().join(format!("{precision:?}-{seed}"));
+            Trainer::new(spec.clone(), config.clone(), &dir, &device, true)
+                .unwrap()
+                .run()
+                .unwrap()
+                .test
+        };
+        // Three seeds each: on this task f32's own top-1 spreads from 0.84 to 1.00 over seeds
+        // (384 test images), bf16 measured 1.00 on all three. bf16 may lose at most 5 points
+        // of the mean, a third of that spread.
+        let (mut full, mut mixed) = (0.0, 0.0);
+        for seed in [1, 2, 3] {
+            full += train(Precision::F32, seed).top1 / 3.0;
+            mixed += train(Precision::Bf16, seed).top1 / 3.0;
+        }
+        assert!(full > 0.8, "f32 learns the task: {full}");
+        assert!(mixed >= full - 0.05, "bf16 {mixed} against f32 {full}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use proxyless_bench::steps::{
     child_net_config, child_step_phases, child_text, phase_table, run_case, summarize,
 };
 use proxyless_bench::{BenchCase, BenchSettings, CaseTimes, PytorchStep};
+use proxyless_nn::Precision;
 use proxyless_plumbing::Progress;
 use proxyless_space::{SearchSpace, presets};
 
@@ -69,6 +70,10 @@ pub struct BenchArgs {
     /// Timed runs per measurement for --deploy.
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
+    /// Precision of the child step and the supernet's weight step: f32, or bf16 (mixed
+    /// precision, on backends with bf16 tensors); architecture steps stay f32.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
     /// Measure the image-folder loader instead: images per second (and per thread) decoded,
     /// augmented and batched with one and with every decoding thread, each stage's time, peak
     /// memory, and a batch's way to the device; with --space (an RGB space, e.g.
@@ -92,6 +97,43 @@ pub struct BenchArgs {
     pub case: Option<String>,
 }
 
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// Mixed precision: convolutions in bfloat16.
+    Bf16,
+}
+
+impl PrecisionArg {
+    /// The value as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        }
+    }
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }
+    }
+}
+
+impl From<Precision> for PrecisionArg {
+    fn from(p: Precision) -> Self {
+        match p {
+            Precision::F32 => PrecisionArg::F32,
+            Precision::Bf16 => PrecisionArg::Bf16,
+        }
+    }
+}
+
 /// Runs `bench` on `backend`.
 pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
     if args.loader {
@@ -111,6 +153,9 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         );
     }
     let device = backend.device()?;
+    Precision::from(args.precision)
+        .check(&device)
+        .map_err(|why| anyhow::anyhow!("--precision {}: {why}", args.precision.name()))?;
     let spaces: Vec<String> = match (args.spaces.is_empty(), args.quick) {
         (false, _) => args.spaces.clone(),
         (true, true) => vec!["fmnist".into()],
@@ -136,6 +181,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             steps,
             rounds,
             seed: 0,
+            precision: args.precision.into(),
         };
         if args.ops {
             let table = op_profile(args, backend, &space, &settings, &device, quiet)?;
@@ -165,14 +211,7 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             for i in order {
                 let case = BenchCase::ALL[i];
                 bar.set_message(format!("{} (round {}/{rounds})", case.name(), round + 1));
-                measured[i].merge(case_in_child(
-                    backend,
-                    entry,
-                    batch,
-                    steps,
-                    args.warmup,
-                    case,
-                )?);
+                measured[i].merge(case_in_child(backend, entry, &settings, case)?);
                 bar.inc(1);
             }
             if args.vs_pytorch {
@@ -214,12 +253,12 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
 fn case_in_child(
     backend: Backend,
     space: &str,
-    batch: usize,
-    steps: usize,
-    warmup: usize,
+    settings: &BenchSettings,
     case: BenchCase,
 ) -> Result<CaseTimes> {
     let exe = std::env::current_exe().context("finding the proxyless binary")?;
+    let (batch, steps) = (settings.batch.to_string(), settings.steps.to_string());
+    let precision = PrecisionArg::from(settings.precision).name();
     let output = std::process::Command::new(exe)
         .args([
             "--quiet",
@@ -229,8 +268,20 @@ fn case_in_child(
             "--space",
             space,
         ])
-        .args(["--batch", &batch.to_string(), "--steps", &steps.to_string()])
-        .args(["--warmup", &warmup.to_string(), "--case", case.key()])
+        .args([
+            "--batch",
+            &batch,
+            "--steps",
+            &steps,
+            "--precision",
+            precision,
+        ])
+        .args([
+            "--warmup",
+            &settings.warmup.to_string(),
+            "--case",
+            case.key(),
+        ])
         .output()
         .context("running a bench case")?;
     if !output.status.success() {

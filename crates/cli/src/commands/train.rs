@@ -11,6 +11,7 @@ use proxyless_space::{NetSpec, presets};
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
 
 use crate::backend::Backend;
+use crate::commands::bench::PrecisionArg;
 use crate::description::{self, Description};
 use crate::output::utc_stamp;
 
@@ -41,6 +42,10 @@ pub struct TrainArgs {
     /// Peak learning rate (overrides the recipe).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Precision of the training steps: f32, or bf16 (mixed precision: convolutions in
+    /// bfloat16, BatchNorm, the loss and the weights in f32; backends with bf16 tensors).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
     /// Train on at most this many images (a seeded sample).
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -65,7 +70,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub checkpoint_every_minutes: Option<f64>,
     /// Resume the training run in this directory from its newest checkpoint.
-    #[arg(long, conflicts_with_all = ["network", "config", "out", "dataset", "data", "init", "checkpoint_every_steps", "checkpoint_every_minutes"])]
+    #[arg(long, conflicts_with_all = ["network", "config", "out", "dataset", "data", "init", "checkpoint_every_steps", "checkpoint_every_minutes", "precision"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -147,6 +152,9 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
             config.epochs = args.epochs.unwrap_or(config.epochs);
             config.data.batch_size = args.batch_size.unwrap_or(config.data.batch_size);
             config.optim.lr = args.lr.unwrap_or(config.optim.lr);
+            if let Some(p) = args.precision {
+                config.optim.precision = p.into();
+            }
             config.data.train_limit = args.train_limit.or(config.data.train_limit);
             config.data.test_limit = args.test_limit.or(config.data.test_limit);
             if let Some(n) = args.checkpoint_every_steps {
