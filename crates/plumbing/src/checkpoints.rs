@@ -182,10 +182,11 @@ pub fn publish_dir(tmp: &Path, fin: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes the checkpoint folder `fin`: `write` fills a temporary folder beside it, which
-/// [`publish_dir`] then puts in place. When anything fails (a full disk, say) the temporary
-/// folder is removed and the error says that the earlier checkpoints are untouched.
-pub fn write_checkpoint(
+/// Writes the folder `fin` whole: `write` fills a temporary folder beside it, which
+/// [`publish_dir`] then puts in place. When anything fails (a full disk, a kill) the
+/// temporary folder is removed (or, after a kill, replaced by the next try) and `fin` is as
+/// it was.
+pub fn write_dir(
     fin: &Path,
     write: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), String> {
@@ -195,8 +196,18 @@ pub fn write_checkpoint(
         .map_err(|e| format!("{}: {e}", tmp.display()))
         .and_then(|()| write(&tmp))
         .and_then(|()| publish_dir(&tmp, fin).map_err(|e| e.to_string()));
-    result.map_err(|e| {
+    result.inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&tmp);
+    })
+}
+
+/// Writes the checkpoint folder `fin` through [`write_dir`]; a failure says that the earlier
+/// checkpoints are untouched.
+pub fn write_checkpoint(
+    fin: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    write_dir(fin, write).map_err(|e| {
         format!("the checkpoint was not written ({e}); the earlier checkpoints are untouched")
     })
 }

@@ -15,6 +15,7 @@ use proxyless_plumbing::Progress;
 use proxyless_space::{SearchSpace, presets};
 
 use crate::backend::Backend;
+use crate::commands::train::PrecisionArg;
 use crate::output::write_atomic;
 
 /// Time the child network's step, the supernet weight step, the architecture steps and
@@ -95,43 +96,6 @@ pub struct BenchArgs {
     /// in its own process, so that its peak memory is its own).
     #[arg(long, hide = true)]
     pub case: Option<String>,
-}
-
-/// `--precision`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PrecisionArg {
-    /// Everything in f32.
-    F32,
-    /// Mixed precision: convolutions in bfloat16.
-    Bf16,
-}
-
-impl PrecisionArg {
-    /// The value as the command line spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "f32",
-            Self::Bf16 => "bf16",
-        }
-    }
-}
-
-impl From<PrecisionArg> for Precision {
-    fn from(p: PrecisionArg) -> Self {
-        match p {
-            PrecisionArg::F32 => Precision::F32,
-            PrecisionArg::Bf16 => Precision::Bf16,
-        }
-    }
-}
-
-impl From<Precision> for PrecisionArg {
-    fn from(p: Precision) -> Self {
-        match p {
-            Precision::F32 => PrecisionArg::F32,
-            Precision::Bf16 => PrecisionArg::Bf16,
-        }
-    }
 }
 
 /// Runs `bench` on `backend`.
@@ -418,8 +382,6 @@ fn loader(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
             let images = args.loader_images.max(10);
             let dir = args.out.join(format!("loader-folder-{images}"));
             if !dir.is_dir() {
-                let tmp = args.out.join(format!(".loader-folder-{images}.tmp"));
-                let _ = std::fs::remove_dir_all(&tmp);
                 let spec = FolderSpec {
                     classes: 10,
                     per_class: images / 10,
@@ -432,8 +394,12 @@ fn loader(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
                         dir.display()
                     );
                 }
-                write_folder(&tmp, &spec, 0)?;
-                std::fs::rename(&tmp, &dir)?;
+                proxyless_plumbing::checkpoints::write_dir(&dir, |tmp| {
+                    write_folder(tmp, &spec, 0)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(anyhow::Error::msg)?;
             }
             dir
         }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use proxyless_data::synthetic::{FolderSpec, write_folder};
 use proxyless_data::{FolderOptions, FolderSet, Split};
 use proxyless_plumbing::Progress;
+use proxyless_plumbing::checkpoints::write_dir;
 use rayon::prelude::*;
 
 /// Image folders: generate one, or check one.
@@ -81,25 +82,27 @@ fn generate(args: &GenerateArgs) -> Result<()> {
     };
     let quality = args.quality.clamp(1, 100);
     let mut total = 0;
-    // Written beside the destination, then renamed: a killed run leaves no half folder.
-    let tmp = args.out.with_extension("tmp-generate");
-    let _ = std::fs::remove_dir_all(&tmp);
-    for (split, per_class, seed) in [
-        ("train", args.per_class, args.seed),
-        ("val", args.val_per_class, args.seed.wrapping_add(1)),
-    ] {
-        if per_class == 0 {
-            continue;
+    // Written beside the destination, then renamed: a failed or killed run leaves no half
+    // folder.
+    write_dir(&args.out, |tmp| {
+        for (split, per_class, seed) in [
+            ("train", args.per_class, args.seed),
+            ("val", args.val_per_class, args.seed.wrapping_add(1)),
+        ] {
+            if per_class == 0 {
+                continue;
+            }
+            let spec = FolderSpec {
+                classes: args.classes,
+                per_class,
+                sides: [lo, hi],
+                quality,
+            };
+            total += write_folder(&tmp.join(split), &spec, seed).map_err(|e| e.to_string())?;
         }
-        let spec = FolderSpec {
-            classes: args.classes,
-            per_class,
-            sides: [lo, hi],
-            quality,
-        };
-        total += write_folder(&tmp.join(split), &spec, seed)?;
-    }
-    std::fs::rename(&tmp, &args.out)?;
+        Ok(())
+    })
+    .map_err(anyhow::Error::msg)?;
     let images = args.classes * (args.per_class + args.val_per_class);
     println!(
         "{}: {images} JPEG images in {} classes, {:.1} MiB",

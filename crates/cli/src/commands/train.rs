@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use proxyless_data::{DatasetKind, FolderOptions};
+use proxyless_nn::Precision;
 use proxyless_rundir::RunFiles;
 use proxyless_search::SearchConfig;
 use proxyless_space::{NetSpec, presets};
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
 
 use crate::backend::Backend;
-use crate::commands::bench::PrecisionArg;
 use crate::description::{self, Description};
 use crate::output::utc_stamp;
 
@@ -97,6 +97,43 @@ impl From<DatasetArg> for DatasetKind {
             DatasetArg::Cifar10 => DatasetKind::Cifar10,
             DatasetArg::ImageFolder => DatasetKind::ImageFolder,
             DatasetArg::Synthetic => DatasetKind::Synthetic,
+        }
+    }
+}
+
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// Mixed precision: convolutions in bfloat16.
+    Bf16,
+}
+
+impl PrecisionArg {
+    /// The value as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        }
+    }
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }
+    }
+}
+
+impl From<Precision> for PrecisionArg {
+    fn from(p: Precision) -> Self {
+        match p {
+            Precision::F32 => PrecisionArg::F32,
+            Precision::Bf16 => PrecisionArg::Bf16,
         }
     }
 }
