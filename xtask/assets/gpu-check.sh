@@ -132,6 +132,37 @@ if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
             "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
     done
 fi
+# Data parallelism (GPU_CHECK_DEVICES=0 leaves it out): on every GPU backend, a short search and
+# a training on one device and on two (`--devices`), the gradients of the two summed on the first.
+# With two or more NVIDIA GPUs: the first two. With one: wgpu and vulkan run two device handles of
+# the one GPU (`default` and `discrete-0`, two wgpu devices, the mechanics and not a speed-up);
+# the other backends need a second GPU.
+if [ "${GPU_CHECK_DEVICES:-1}" = 1 ]; then
+    gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+    for backend in "${order[@]}"; do
+        if [ "$gpus" -ge 2 ]; then
+            two=2
+        elif [ "$backend" = wgpu ] || [ "$backend" = vulkan ]; then
+            two="$backend:default,$backend:discrete-0"
+        else
+            echo "$backend: one GPU here, no data-parallel run" | tee -a "$summary"
+            continue
+        fi
+        for devices in 1 "$two"; do
+            name="$backend-devices-$([ "$devices" = 1 ] && echo 1 || echo 2)"
+            step "$name-search" "$limit" "${runner[$backend]}" --backend "$backend" search \
+                --data "$data" --out "$out/$name-search" --devices "$devices" \
+                --set data.train_limit=4000 --set data.holdout=1000 \
+                --set schedule.warmup_epochs=1 --set schedule.epochs=1 \
+                --set schedule.keep_checkpoints=1
+            step "$name-train" "$limit" "${runner[$backend]}" --backend "$backend" train \
+                "$out/$name-search" --devices "$devices" --epochs 1 --train-limit 8000 \
+                --out "$out/$name-train"
+            grep -h '^test top-1' "$out/$name-train.log" 2>/dev/null | sed "s/^/  $name: /" |
+                tee -a "$summary"
+        done
+    done
+fi
 # Mixed precision: the child step and the supernet's weight step in bf16 against f32, on each GPU
 # backend, the paper's space at 128 px, batch 64 (GPU_CHECK_PRECISION=0 leaves it out). A backend
 # without bf16 tensors (wgpu's WGSL) refuses with a message, and its step fails.

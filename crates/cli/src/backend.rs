@@ -115,17 +115,7 @@ impl Backend {
         if started.contains(&self) {
             return Ok(());
         }
-        let started_device = device.clone();
-        if let Err(cause) = first_panic(move || {
-            Tensor::<1>::ones([1], &started_device).into_data();
-        }) {
-            bail!(
-                "backend '{}' could not start on this machine: {}{}",
-                self.name(),
-                shorten(cause.lines().next().unwrap_or(&cause)),
-                self.start_hint()
-            );
-        }
+        self.start_device(device, false)?;
         started.push(self);
         if let Some(name) = software_adapter(device) {
             eprintln!(
@@ -134,6 +124,38 @@ impl Backend {
                  cores); `--config configs/search/fmnist-software-gpu.toml` is the search sized \
                  for it (about 2 minutes), and `--backend flex` runs the CPU faster.",
                 self.name()
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts `device` of this backend (one of several of a data-parallel run), as
+    /// [`device`](Self::device) starts the default one: a device that cannot start is an
+    /// error naming it.
+    pub fn start(self, device: &Device) -> Result<()> {
+        if self.is_gpu() {
+            self.start_device(device, true)?;
+        }
+        Ok(())
+    }
+
+    /// Reads one small tensor back from `device`, turning a panic of the backend into an error.
+    /// `named`: the error names the device (one of several).
+    fn start_device(self, device: &Device, named: bool) -> Result<()> {
+        let started_device = device.clone();
+        if let Err(cause) = first_panic(move || {
+            Tensor::<1>::ones([1], &started_device).into_data();
+        }) {
+            bail!(
+                "backend '{}' could not start on this machine{}: {}{}",
+                self.name(),
+                if named {
+                    format!(" ({device:?})")
+                } else {
+                    String::new()
+                },
+                shorten(cause.lines().next().unwrap_or(&cause)),
+                self.start_hint()
             );
         }
         Ok(())

@@ -3,6 +3,7 @@
 mod backend;
 mod commands;
 mod description;
+mod devices;
 mod output;
 
 use std::process::ExitCode;

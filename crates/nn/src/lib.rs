@@ -7,7 +7,8 @@
 //! - [`MbConv`]: the inverted-residual convolution (`MBInvertedConvLayer`);
 //! - [`MobileInvertedBlock`]: an MBConv or a skip, with an optional identity shortcut;
 //! - [`ProxylessNet`]: a whole child network built from a [`NetSpec`](proxyless_space::NetSpec);
-//! - [`step`]: one optimiser step on a classification loss, shared by training and search.
+//! - [`step`]: one optimiser step on a classification loss, shared by training and search;
+//! - [`parallel`]: the same step split over several devices (data parallelism).
 //!
 //! Initialisation follows the paper's code (`he_fout`): convolution weights are drawn from
 //! N(0, 2 / (k·k·out_channels)), BatchNorm starts at γ = 1, β = 0, the classifier's weights
@@ -30,6 +31,7 @@ mod block;
 mod conv_bn_act;
 mod mbconv;
 mod net;
+pub mod parallel;
 mod params;
 mod precision;
 pub mod step;

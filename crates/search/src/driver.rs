@@ -23,9 +23,13 @@ use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
 use crate::run_dir::{RunDir, SearchState};
+use proxyless_nn::parallel::{Shard, seed_devices};
 use proxyless_plumbing::progress::Progress;
-use proxyless_supernet::steps::{arch_step, evaluate, reinforce_step, weight_step};
-use proxyless_train::steps::batch_tensors;
+use proxyless_supernet::steps::{
+    PendingStats, arch_step_sharded, evaluate, read_stats, reinforce_step_sharded,
+    weight_step_sharded,
+};
+use proxyless_train::steps::{batch_shards, batch_tensors};
 
 /// What a finished search found.
 #[derive(Debug, Clone)]
@@ -53,6 +57,8 @@ pub struct Search {
     space: SearchSpace,
     run: RunDir,
     device: Device,
+    /// The devices of a data-parallel search, `device` first; `[device]` otherwise.
+    devices: Vec<Device>,
     model: Supernet,
     optim: ModuleOptimizer,
     state: SearchState,
@@ -85,6 +91,35 @@ mod purpose {
     pub const ARCH_UPDATES: u64 = 1 << 32;
     /// The device's generator (dropout), reseeded before every weight step and update.
     pub const DEVICE: u64 = (1 << 32) + 1;
+}
+
+/// Reads the loss and accuracy of the `pending` weight steps (each with its step and learning
+/// rate) into `totals`; a loss that is not finite stops the search, naming its step.
+fn read_pending(
+    pending: &mut Vec<(PendingStats, usize, f64)>,
+    totals: &mut EpochTotals,
+    epoch: usize,
+) -> Result<()> {
+    let (stats, places): (Vec<PendingStats>, Vec<(usize, f64)>) =
+        pending.drain(..).map(|(s, i, lr)| (s, (i, lr))).unzip();
+    for (stats, (i, lr)) in read_stats(stats).into_iter().zip(places) {
+        if !stats.loss.is_finite() {
+            return Err(Error::Diverged(format!(
+                "loss {} at epoch {epoch}, step {i} (learning rate {lr:.4})",
+                stats.loss
+            )));
+        }
+        totals.add(stats.loss, stats.correct, stats.total);
+    }
+    Ok(())
+}
+
+/// An unusable list of devices (the `--devices` argument).
+fn devices_error(message: String) -> Error {
+    Error::Config {
+        origin: "--devices".into(),
+        message,
+    }
 }
 
 /// A seed for one purpose of one epoch, derived from the run's seed.
@@ -333,6 +368,7 @@ impl Search {
             config,
             space: p.space,
             run,
+            devices: vec![p.device.clone()],
             device: p.device,
             model: p.model,
             state,
@@ -375,6 +411,7 @@ impl Search {
             config,
             space: p.space,
             run,
+            devices: vec![p.device.clone()],
             device: p.device,
             model,
             optim,
@@ -396,6 +433,37 @@ impl Search {
     /// The architecture parameters as they stand.
     pub fn arch(&self) -> &ArchParams {
         &self.state.arch
+    }
+
+    /// Searches data-parallel on `devices`, the first being the device the search was created
+    /// or resumed on (it holds the supernet, the optimiser state and the validation): every
+    /// weight step's batch and every architecture step's held-out batch is split into one
+    /// shard per device, each device running the same sampled paths on its shard (see
+    /// [`proxyless_nn::parallel`]). More devices than images in a batch is an error.
+    pub fn with_devices(mut self, devices: &[Device]) -> Result<Self> {
+        let Some(first) = devices.first() else {
+            return Err(devices_error("no device given".into()));
+        };
+        if first.clone().without_autodiff() != self.device.clone().without_autodiff() {
+            return Err(devices_error(format!(
+                "the first device ({first:?}) must be the search's own ({:?})",
+                self.device
+            )));
+        }
+        let data = &self.config.data;
+        let smallest = data.batch_size.min(data.arch_batch_size);
+        if devices.len() > smallest {
+            return Err(devices_error(format!(
+                "{} devices for batches of {smallest} images (data.batch_size, \
+                 data.arch_batch_size): every device needs a shard",
+                devices.len()
+            )));
+        }
+        self.devices = devices
+            .iter()
+            .map(|d| d.clone().without_autodiff().autodiff())
+            .collect();
+        Ok(self)
     }
 
     /// Stops the run, with a checkpoint it resumes from, once `steps` weight steps are done in
@@ -461,6 +529,7 @@ impl Search {
         };
         let mut held_out = HeldOutBatches::new(&self.data.arch, seed, epoch, consumed);
         let mut clock = CadenceClock::new(s.cadence());
+        let mut pending = Vec::new();
         let batches = self
             .data
             .train
@@ -471,41 +540,51 @@ impl Search {
             let mut rng =
                 StdRng::seed_from_u64(step_seed(seed_for(seed, epoch, purpose::PATHS), i));
             let active = self.state.arch.sample_paths(&mut rng);
-            self.device
-                .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i));
-            let (x, y) = batch_tensors(&batch, &self.device);
-            let tensors = (self.config.weights.precision.images(x), y);
+            seed_devices(
+                &self.devices,
+                step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i),
+            );
+            let precision = self.config.weights.precision;
+            let shards = batch_shards(&batch, &self.devices)
+                .into_iter()
+                .map(|(x, y)| (precision.images(x), y))
+                .collect();
             let model = self.model.clone();
-            let (model, stats) = weight_step(
+            let (model, stats) = weight_step_sharded(
                 model,
                 &mut self.optim,
                 lr,
                 &active,
-                tensors,
+                shards,
                 self.config.weights.label_smoothing,
             );
             self.model = model;
-            if !stats.loss.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "loss {} at epoch {epoch}, step {i} (learning rate {lr:.4})",
-                    stats.loss
-                )));
-            }
+            pending.push((stats, i, lr));
             self.state.weight_steps += 1;
-            totals.add(stats.loss, stats.correct, stats.total);
-            if arch_on && (i + 1) % update_every == 0 {
+            let update = arch_on && (i + 1) % update_every == 0;
+            let log = (i + 1) % s.log_every.max(1) == 0;
+            let due = clock.checkpoint_due(&mut totals, i + 1 == steps);
+            let stop = self.step_limit_reached();
+            // The loss and accuracy stay on the device until something needs them: an
+            // architecture step (which reads its own results anyway), a log line, a checkpoint.
+            if update || log || due || stop || i + 1 == steps {
+                read_pending(&mut pending, &mut totals, epoch)?;
+            }
+            if update {
                 let mut rng = StdRng::seed_from_u64(step_seed(
                     seed_for(seed, epoch, purpose::ARCH_UPDATES),
                     i,
                 ));
-                self.device
-                    .seed(step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i + 1));
+                seed_devices(
+                    &self.devices,
+                    step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i + 1),
+                );
                 for _ in 0..self.config.arch.steps {
                     let batch = held_out.next()?;
-                    self.arch_update(epoch, batch_tensors(&batch, &self.device), &mut rng)?;
+                    self.arch_update(epoch, batch_shards(&batch, &self.devices), &mut rng)?;
                 }
             }
-            if (i + 1) % s.log_every.max(1) == 0 {
+            if log {
                 self.log_step(epoch, lr, &totals)?;
                 bar.set_message(format!(
                     "loss {:.3} acc {:.3} H {:.3}",
@@ -515,16 +594,17 @@ impl Search {
                 ));
             }
             bar.inc(1);
-            if clock.checkpoint_due(&mut totals, i + 1 == steps) {
+            if due {
                 self.checkpoint_within(epoch, totals)?;
             }
-            if self.step_limit_reached() {
+            if stop {
                 bar.finish_and_clear();
                 clock.credit(&mut totals);
                 self.checkpoint_within(epoch, totals)?;
                 return Ok(None);
             }
         }
+        read_pending(&mut pending, &mut totals, epoch)?;
         bar.finish_and_clear();
         clock.credit(&mut totals);
         self.state.elapsed_seconds += totals.seconds;
@@ -569,12 +649,7 @@ impl Search {
         Ok(())
     }
 
-    fn arch_update(
-        &mut self,
-        epoch: usize,
-        tensors: (Tensor<4>, Tensor<1, Int>),
-        rng: &mut StdRng,
-    ) -> Result<()> {
+    fn arch_update(&mut self, epoch: usize, shards: Vec<Shard>, rng: &mut StdRng) -> Result<()> {
         let arch = &self.config.arch;
         let line = match arch.algorithm {
             ArchAlgorithm::Gradient => {
@@ -589,12 +664,12 @@ impl Search {
                     ),
                     _ => (c, *form),
                 });
-                let stats = arch_step(
+                let stats = arch_step_sharded(
                     &self.model,
                     &mut self.state.arch,
                     arch.mode,
                     costs,
-                    tensors,
+                    shards,
                     rng,
                 );
                 if !stats.loss.is_finite() {
@@ -623,14 +698,14 @@ impl Search {
                 let reference = self.config.target.reference;
                 let costs = self.costs.as_ref().map(|(c, _)| (c, reference));
                 let r = &self.config.reinforce;
-                let stats = reinforce_step(
+                let stats = reinforce_step_sharded(
                     &self.model,
                     &mut self.state.arch,
                     &mut self.state.baseline,
                     costs,
                     r.tradeoff,
                     r.samples,
-                    tensors,
+                    shards,
                     rng,
                 );
                 MetricLine::Reinforce {

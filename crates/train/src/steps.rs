@@ -6,7 +6,8 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use proxyless_data::{Batch, Loader};
 use proxyless_nn::ProxylessNet;
-use proxyless_nn::step::{StepStats, descend};
+use proxyless_nn::parallel::{Shard, descend_sharded, shard_ranges};
+use proxyless_nn::step::PendingStats;
 
 use crate::metrics::Evaluation;
 
@@ -23,6 +24,31 @@ pub fn batch_tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, In
     let x = (x / 255.0 - stat(&batch.normalize.mean)) / stat(&batch.normalize.std);
     let y = Tensor::<1, Int>::from_ints(batch.labels.as_slice(), device);
     (x, y)
+}
+
+/// A batch split in order into one shard per device (as even as possible; see
+/// [`shard_ranges`]), each shard's tensors made on its own device by [`batch_tensors`]. Devices
+/// beyond the batch's size get no shard. One device: the batch's tensors on it.
+pub fn batch_shards(batch: &Batch, devices: &[Device]) -> Vec<Shard> {
+    if let [device] = devices {
+        return vec![batch_tensors(batch, device)];
+    }
+    let images = batch.shape[0];
+    let per_image = batch.pixels.len() / images.max(1);
+    shard_ranges(images, devices.len())
+        .into_iter()
+        .zip(devices)
+        .filter(|(range, _)| !range.is_empty())
+        .map(|(range, device)| {
+            let shard = Batch {
+                pixels: batch.pixels[range.start * per_image..range.end * per_image].to_vec(),
+                labels: batch.labels[range.clone()].to_vec(),
+                shape: [range.len(), batch.shape[1], batch.shape[2], batch.shape[3]],
+                normalize: batch.normalize.clone(),
+            };
+            batch_tensors(&shard, device)
+        })
+        .collect()
 }
 
 /// `bytes` as an integer tensor on `device`, copied at one byte per value: as a `u8` tensor
@@ -68,16 +94,18 @@ fn bytes_packed_in_words(bytes: &[u8], device: &Device) -> Tensor<1, Int> {
 }
 
 /// One training step of `net`: forward, label-smoothed cross-entropy, backward, and an
-/// optimiser step at `lr`.
+/// optimiser step at `lr`, on one shard per device (data parallel when there are several:
+/// [`descend_sharded`]).
 pub fn train_step(
     net: ProxylessNet,
     optim: &mut ModuleOptimizer,
     lr: f64,
-    (x, y): (Tensor<4>, Tensor<1, Int>),
+    shards: Vec<Shard>,
     label_smoothing: f32,
-) -> (ProxylessNet, StepStats) {
-    let logits = net.forward(x);
-    descend(net, optim, lr, logits, y, label_smoothing)
+) -> (ProxylessNet, PendingStats) {
+    descend_sharded(net, optim, lr, shards, label_smoothing, |net, x| {
+        net.forward(x)
+    })
 }
 
 /// Evaluates `net` in inference mode (BatchNorm on its running statistics, no dropout) on

@@ -11,6 +11,8 @@ use proxyless_data::{
     Augment, DatasetKind, Examples, LoadOptions, Loader, Normalize, Split, synthetic,
 };
 use proxyless_nn::ProxylessNet;
+use proxyless_nn::parallel::seed_devices;
+use proxyless_nn::step::{PendingStats, read_stats};
 use proxyless_report::charts::{Series, line_chart};
 use proxyless_space::NetSpec;
 use serde_json::json;
@@ -20,7 +22,7 @@ use crate::checkpoint::{Checkpoint, EvalSummary, TrainState};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::schedule::CosineWithWarmup;
-use crate::steps::{batch_tensors, evaluate, train_step};
+use crate::steps::{batch_shards, evaluate, train_step};
 use proxyless_plumbing::checkpoints::step_seed;
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::progress::Progress;
@@ -35,6 +37,8 @@ pub struct Trainer {
     config: TrainConfig,
     spec: NetSpec,
     device: Device,
+    /// The devices of a data-parallel run, `device` first; `[device]` otherwise.
+    devices: Vec<Device>,
     progress: Progress,
     resume_from: Option<Checkpoint>,
     initial: Option<ProxylessNet>,
@@ -70,6 +74,31 @@ struct RunData {
 const TRAIN_BATCHES: u64 = 0;
 /// The purpose of the seed of the device's generator (dropout), reseeded before every step.
 const DEVICE: u64 = 1;
+
+/// Steps whose loss and accuracy are read to the host together (and the progress bar's message
+/// refreshed): a GPU waits for the host once in this many steps rather than at every step.
+const READ_EVERY: usize = 10;
+
+/// Reads the loss and accuracy of the `pending` steps (each with its step number) into
+/// `totals`; a loss that is not finite stops the run, naming its step.
+fn read_pending(
+    pending: &mut Vec<(PendingStats, u64)>,
+    totals: &mut EpochTotals,
+    epoch: usize,
+) -> Result<()> {
+    let (stats, steps): (Vec<PendingStats>, Vec<u64>) = pending.drain(..).unzip();
+    for (stats, step) in read_stats(stats).into_iter().zip(steps) {
+        if !stats.loss.is_finite() {
+            return Err(Error::Diverged(format!(
+                "loss {} at step {step} (epoch {}); lower optim.lr",
+                stats.loss,
+                epoch + 1
+            )));
+        }
+        totals.add(stats.loss, stats.correct, stats.total);
+    }
+    Ok(())
+}
 
 /// Seed for one purpose of one epoch, from the run's seed.
 fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
@@ -108,6 +137,7 @@ impl Trainer {
             config,
             spec,
             device: autodiff(device),
+            devices: vec![autodiff(device)],
             progress: Progress::new(quiet),
             resume_from: None,
             initial: None,
@@ -137,6 +167,7 @@ impl Trainer {
             config,
             spec,
             device: autodiff(device),
+            devices: vec![autodiff(device)],
             progress: Progress::new(quiet),
             resume_from,
             initial: None,
@@ -150,6 +181,28 @@ impl Trainer {
     pub fn with_initial_weights(mut self, net: ProxylessNet) -> Self {
         self.initial = Some(net);
         self
+    }
+
+    /// Trains data-parallel on `devices` (the first holds the network, the optimiser state and
+    /// the evaluation; see [`proxyless_nn::parallel`]): every batch split into one shard per
+    /// device. More devices than images in a batch is an error.
+    pub fn with_devices(mut self, devices: &[Device]) -> Result<Self> {
+        let Some(first) = devices.first() else {
+            return Err(Error::config("devices", "no device given"));
+        };
+        if devices.len() > self.config.data.batch_size {
+            return Err(Error::config(
+                "devices",
+                format!(
+                    "{} devices for batches of {} images: every device needs a shard",
+                    devices.len(),
+                    self.config.data.batch_size
+                ),
+            ));
+        }
+        self.device = autodiff(first);
+        self.devices = devices.iter().map(autodiff).collect();
+        Ok(self)
     }
 
     /// Stops after `epochs` epochs in total (a checkpoint is written after each epoch, so the
@@ -306,42 +359,43 @@ impl Trainer {
         bar.inc(first as u64);
         let mut clock = CadenceClock::new(self.config.checkpoint.cadence());
         let seed = self.config.seed;
+        let mut pending = Vec::new();
         let batches = data
             .train
             .epoch_from(seed_for(seed, epoch, TRAIN_BATCHES), first);
         for (i, batch) in (first..).zip(batches) {
             let batch = batch?;
             let lr = data.schedule.lr(state.steps);
-            self.device
-                .seed(step_seed(seed_for(seed, epoch, DEVICE), i));
-            let (x, y) = batch_tensors(&batch, &self.device);
-            let tensors = (self.config.optim.precision.images(x), y);
+            seed_devices(&self.devices, step_seed(seed_for(seed, epoch, DEVICE), i));
+            let precision = self.config.optim.precision;
+            let shards = batch_shards(&batch, &self.devices)
+                .into_iter()
+                .map(|(x, y)| (precision.images(x), y))
+                .collect();
             let smoothing = self.config.optim.label_smoothing;
-            let (next, stats) = train_step(net, optim, lr, tensors, smoothing);
+            let (next, stats) = train_step(net, optim, lr, shards, smoothing);
             net = next;
-            if !stats.loss.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "loss {} at step {} (epoch {}); lower optim.lr",
-                    stats.loss,
-                    state.steps,
-                    epoch + 1
-                )));
-            }
+            pending.push((stats, state.steps));
             state.steps += 1;
-            totals.add(stats.loss, stats.correct, stats.total);
             bar.inc(1);
-            bar.set_message(format!(
-                "loss {:.3} acc {:.3} lr {lr:.4}",
-                totals.loss(),
-                totals.accuracy()
-            ));
-            if clock.checkpoint_due(&mut totals, (i + 1) as u64 == data.steps_per_epoch) {
+            let last = (i + 1) as u64 == data.steps_per_epoch;
+            let due = clock.checkpoint_due(&mut totals, last);
+            if due || last || pending.len() >= READ_EVERY {
+                read_pending(&mut pending, &mut totals, epoch)?;
+                bar.set_message(format!(
+                    "loss {:.3} acc {:.3} lr {lr:.4}",
+                    totals.loss(),
+                    totals.accuracy()
+                ));
+            }
+            if due {
                 let mut inside = state.clone();
                 inside.within_epoch = Some(totals);
                 self.save(&net, optim, &inside)?;
                 info!(epoch, steps = totals.steps, "checkpoint inside the epoch");
             }
         }
+        read_pending(&mut pending, &mut totals, epoch)?;
         bar.finish_and_clear();
         clock.credit(&mut totals);
         Ok((net, totals))

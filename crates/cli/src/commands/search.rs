@@ -36,11 +36,17 @@ pub struct SearchArgs {
     /// (a few steps of a large search, to try it; the run can be resumed later).
     #[arg(long)]
     pub stop_after_steps: Option<u64>,
+    /// Search data-parallel on several devices of the backend: a count (`2`) or a list
+    /// (`cuda:0,cuda:1`; wgpu and vulkan also take adapters by kind, `wgpu:default,wgpu:cpu`).
+    /// Every batch is split into one shard per device, the gradients summed on the first.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
 }
 
 /// Runs `search` on `backend`.
 pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
-    let device = backend.device()?;
+    let devices = crate::devices::parse(backend, args.devices.as_deref())?;
+    let device = devices[0].clone();
     let search = match &args.resume {
         Some(dir) => Search::resume(dir, &device, quiet)?,
         None => {
@@ -69,6 +75,10 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{}-{}", config.space, utc_stamp()))
             });
+            let data = &config.data;
+            let (batch, arch_batch) = (data.batch_size, data.arch_batch_size);
+            crate::devices::check_batch(&devices, batch, "data.batch_size")?;
+            crate::devices::check_batch(&devices, arch_batch, "data.arch_batch_size")?;
             Search::create(config, &out, &device, quiet)?
         }
     };
@@ -76,6 +86,7 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
         Some(n) => search.stop_after_steps(n),
         None => search,
     };
+    let search = search.with_devices(&devices)?;
     let dir = search.run_dir().to_path_buf();
     match search.run(args.stop_after)? {
         None => println!(

@@ -36,6 +36,11 @@ pub struct TrainArgs {
     /// Epochs (overrides the recipe; with --resume, extends the run).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Train data-parallel on several devices of the backend: a count (`2`) or a list
+    /// (`cuda:0,cuda:1`; wgpu and vulkan also take adapters by kind). Every batch is split into
+    /// one shard per device, the gradients summed on the first.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
     /// Images per step (overrides the recipe).
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -150,7 +155,8 @@ struct Source {
 
 /// Runs `train` on `backend`.
 pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
-    let device = backend.device()?;
+    let devices = crate::devices::parse(backend, args.devices.as_deref())?;
+    let device = devices[0].clone();
     let trainer = match &args.resume {
         Some(dir) => Trainer::resume(dir, args.epochs, &device, quiet)?,
         None => {
@@ -201,6 +207,7 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
                 config.checkpoint.every_minutes = m;
             }
             config.validate("arguments")?;
+            crate::devices::check_batch(&devices, config.data.batch_size, "data.batch_size")?;
             let out = args
                 .out
                 .clone()
@@ -219,6 +226,7 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
             }
         }
     };
+    let trainer = trainer.with_devices(&devices)?;
     let dir = trainer.dir().to_path_buf();
     let trainer = match args.stop_after {
         Some(n) => trainer.stop_after(n),
