@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use proxyless_rundir::RunFiles;
-use proxyless_space::{Architecture, NetSpec, SearchSpace, presets};
+use proxyless_space::{Architecture, NetSpec, SearchSpace, TreeNetConfig, presets};
 
 /// A file (or preset name) given on the command line, read and recognised.
 pub enum Description {
@@ -21,15 +21,34 @@ pub enum Description {
         /// The input side recorded beside a `net.config` (see [`recorded_resolution`]).
         recorded_resolution: Option<usize>,
     },
+    /// The paper's CIFAR-10 network format (`PyramidTreeNet`): read, checked and counted.
+    TreeNet(TreeNetConfig),
 }
 
 impl Description {
+    /// Why a command that builds one MBConv network cannot take this description; none for a
+    /// network it can build.
+    pub fn not_buildable(&self) -> Option<&'static str> {
+        match self {
+            Description::Space(_) => {
+                Some("a space has no single network; give an architecture or a net.config")
+            }
+            Description::TreeNet(_) => Some(
+                "a PyramidTreeNet (tree cells) is read and counted by `proxyless info`; it is not \
+                 built yet",
+            ),
+            Description::Net { .. } => None,
+        }
+    }
+
     /// The input side the file implies: the space's; for a `net.config`, which does not
     /// record it, the side recorded beside it, else 224 (ImageNet's, the official nets'),
     /// which it says on standard error. For use when no resolution was given.
     pub fn default_resolution(&self) -> usize {
         match self {
             Description::Space(space) => space.input.resolution,
+            // CIFAR-10's side, the only input the format was released for.
+            Description::TreeNet(_) => 32,
             Description::Net {
                 arch: Some((_, space)),
                 ..
@@ -92,6 +111,11 @@ fn read_json(path: &Path, text: &str, space: Option<&str>) -> Result<Description
     let value: serde_json::Value =
         serde_json::from_str(text).with_context(|| format!("{origin}: invalid JSON"))?;
     let is_object_with = |key: &str| value.as_object().is_some_and(|o| o.contains_key(key));
+    if value.get("name").and_then(|n| n.as_str()) == Some("PyramidTreeNet") {
+        return Ok(Description::TreeNet(TreeNetConfig::from_json_str(
+            text, &origin,
+        )?));
+    }
     if is_object_with("first_conv") || is_object_with("blocks") {
         let spec = NetSpec::from_net_config_str(text, &origin)?;
         return Ok(Description::Net {
@@ -186,10 +210,9 @@ pub fn network(
 ) -> Result<(proxyless_space::NetSpec, usize)> {
     let description = read(file, space)?;
     let resolution = resolution.unwrap_or_else(|| description.default_resolution());
+    let refusal = description.not_buildable();
     match description {
         Description::Net { spec, .. } => Ok((spec, resolution)),
-        Description::Space(_) => {
-            bail!("{file}: a space has no single network; give an architecture or a net.config")
-        }
+        _ => bail!("{file}: {}", refusal.unwrap_or_default()),
     }
 }

@@ -23,6 +23,23 @@ fn info_json_reports_the_papers_counts() {
 }
 
 #[test]
+fn info_reads_and_counts_the_papers_cifar_tree_network() {
+    // Exact figures from tests/reference/count_tree_net.py (plain Python arithmetic).
+    let file = repo_file("configs/nets/proxyless_cifar.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&success(&["info", &file, "--json"])).unwrap();
+    assert_eq!(json["kind"], "PyramidTreeNet");
+    assert_eq!(json["params"].as_u64(), Some(5_731_530));
+    assert_eq!(json["macs"].as_u64(), Some(1_213_155_872));
+    assert_eq!(json["cells"], 54);
+    assert_eq!(json["edges"]["7x7 sep-conv"], 116);
+    let text = success(&["info", &file]);
+    assert!(text.contains("5731530 parameters (5.73M)"), "{text}");
+    // Not built yet: the commands that build a network say so.
+    failure(&["check", &file], &["PyramidTreeNet", "not built yet"]);
+}
+
+#[test]
 fn info_on_a_space_reports_its_size_and_supernet() {
     let json: serde_json::Value =
         serde_json::from_str(&success(&["info", "imagenet", "--json"])).unwrap();

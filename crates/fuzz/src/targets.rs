@@ -12,7 +12,7 @@ use proxyless_data::Split;
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_nn::ProxylessNet;
 use proxyless_search::{SearchConfig, SearchState};
-use proxyless_space::{Architecture, NetSpec, SearchSpace, presets};
+use proxyless_space::{Architecture, NetSpec, SearchSpace, TreeNetConfig, presets};
 use proxyless_train::{TrainConfig, TrainState};
 
 /// A parser under test.
@@ -189,6 +189,19 @@ pub fn all() -> Vec<Target> {
             run: |_, data| match NetSpec::from_net_config_str(&text(data), "input") {
                 Ok(spec) => {
                     let _ = spec.cost(224);
+                    true
+                }
+                Err(_) => false,
+            },
+        },
+        Target {
+            name: "tree-net-config",
+            text: true,
+            // The released CIFAR net cut to its stem, first cell and head (the whole one is 1 MB).
+            seeds: |_| seeds_of(&[include_str!("../seeds/tree-net.json")]),
+            run: |_, data| match TreeNetConfig::from_json_str(&text(data), "input") {
+                Ok(net) => {
+                    let _ = net.cost(32, "input");
                     true
                 }
                 Err(_) => false,

@@ -37,6 +37,7 @@ mod net_spec;
 mod op;
 pub mod presets;
 mod space;
+mod tree;
 
 pub use arch::Architecture;
 pub use band::BandSampler;
@@ -49,6 +50,7 @@ pub use space::{
     CandidateSpec, ChoiceBlock, FirstBlockSpec, HeadSpec, InputSpec, SearchSpace, StageSpec,
     StemSpec, ZeroRule,
 };
+pub use tree::{Layer, LayerBase, TreeBlock, TreeNetConfig, TreeNetCost, TreeNode};
 
 /// Spatial size after a convolution with padding `kernel / 2` (odd kernels), as PyTorch computes it.
 pub fn conv_output_size(input: usize, kernel: usize, stride: usize) -> usize {

@@ -34,11 +34,9 @@ pub fn run(args: &CheckArgs, backend: Backend) -> Result<()> {
     let resolution = args
         .resolution
         .unwrap_or_else(|| description.default_resolution());
+    let refusal = description.not_buildable();
     let Description::Net { spec, .. } = description else {
-        bail!(
-            "{}: a space has no single network to build; give an architecture or a net.config",
-            args.file
-        );
+        bail!("{}: {}", args.file, refusal.unwrap_or_default());
     };
     ensure!(args.batch > 0, "--batch: expected at least 1 image, got 0");
     let cost = spec.cost(resolution)?;

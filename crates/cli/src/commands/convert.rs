@@ -54,8 +54,9 @@ pub fn render(
 /// Runs `convert`.
 pub fn run(args: &ConvertArgs) -> Result<()> {
     let description = description::read(&args.file, args.space.as_deref())?;
+    let refusal = description.not_buildable();
     let Description::Net { spec, mut arch, .. } = description else {
-        bail!("{}: a space is not an architecture", args.file);
+        bail!("{}: {}", args.file, refusal.unwrap_or_default());
     };
     if arch.is_none()
         && let Some(name) = &args.space

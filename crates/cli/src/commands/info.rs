@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use anyhow::Result;
 use clap::Args;
-use proxyless_space::{NetCost, SpaceSummary};
+use proxyless_space::{NetCost, SpaceSummary, TreeNetConfig, TreeNetCost};
 use serde_json::json;
 
 use crate::description::{self, Description};
@@ -65,6 +65,25 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 print_space(&mut out, &args.file, &space.description, &summary);
             }
         }
+        Description::TreeNet(net) => {
+            let cost = net.cost(resolution, &args.file)?;
+            if args.json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "kind": "PyramidTreeNet",
+                        "resolution": cost.resolution,
+                        "params": cost.params,
+                        "macs": cost.macs,
+                        "buffers": cost.buffers,
+                        "cells": cost.cells,
+                        "edges": cost.edges,
+                    }),
+                );
+            } else {
+                print_tree_net(&mut out, &args.file, &net, &cost);
+            }
+        }
         Description::Net {
             spec, arch, kind, ..
         } => {
@@ -100,6 +119,33 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         }
     }
     print_stdout(&out)
+}
+
+/// `info` of a `PyramidTreeNet`: blocks, cells, the cells' searched edges by operation,
+/// parameters and multiply-accumulates.
+fn print_tree_net(out: &mut String, file: &str, net: &TreeNetConfig, cost: &TreeNetCost) {
+    outln!(
+        out,
+        "{file}: PyramidTreeNet, {} blocks ({} residual tree cells), input {}",
+        net.blocks.len(),
+        cost.cells,
+        shape([3, cost.resolution, cost.resolution])
+    );
+    outln!(out, "searched edges of the cells:");
+    for (op, count) in &cost.edges {
+        outln!(out, "  {op:<26} {count:>5}");
+    }
+    outln!(
+        out,
+        "total: {} parameters ({}), {} MACs ({}) at {}x{}, {} BatchNorm buffer values",
+        cost.params,
+        human(cost.params),
+        cost.macs,
+        human(cost.macs),
+        cost.resolution,
+        cost.resolution,
+        cost.buffers
+    );
 }
 
 fn print_json(out: &mut String, value: &serde_json::Value) {

@@ -252,11 +252,9 @@ fn source(args: &TrainArgs) -> Result<Source> {
     }
     let description = description::read(&target.display().to_string(), args.space.as_deref())?;
     let resolution = description.default_resolution();
+    let refusal = description.not_buildable();
     let Description::Net { spec, arch, .. } = description else {
-        bail!(
-            "{}: a space has no single network; give an architecture or a net.config",
-            target.display()
-        );
+        bail!("{}: {}", target.display(), refusal.unwrap_or_default());
     };
     Ok(Source {
         spec,
