@@ -49,19 +49,6 @@ pub fn parse(backend: Backend, spec: Option<&str>) -> Result<Vec<Device>> {
     Ok(devices)
 }
 
-/// Refuses, before a run directory is created, batches too small to give every device a
-/// shard (`key`: the configuration key of the batch size).
-pub fn check_batch(devices: &[Device], batch: usize, key: &str) -> Result<()> {
-    if devices.len() > batch {
-        bail!(
-            "--devices: {} devices for batches of {batch} images ({key}): every device needs a \
-             shard",
-            devices.len()
-        );
-    }
-    Ok(())
-}
-
 /// One `BACKEND:SELECTOR` item.
 fn named(backend: Backend, item: &str) -> Result<Device> {
     let Some((name, selector)) = item.split_once(':') else {

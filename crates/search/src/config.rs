@@ -7,6 +7,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
 use proxyless_supernet::gradient::CostLoss;
 use proxyless_supernet::{AdamSettings, ArchMode};
+use proxyless_train::check_shards;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -390,6 +391,22 @@ impl Default for ReinforceConfig {
 pub const DEFAULT_CONFIG: &str = include_str!("../presets/fmnist.toml");
 
 impl SearchConfig {
+    /// Whether a data-parallel search on `devices` devices can split every weight batch and
+    /// every held-out batch (see [`check_shards`]).
+    pub fn check_devices(&self, devices: usize) -> Result<()> {
+        let data = &self.data;
+        for (batch, key) in [
+            (data.batch_size, "data.batch_size"),
+            (data.arch_batch_size, "data.arch_batch_size"),
+        ] {
+            check_shards(devices, batch, key).map_err(|message| Error::Config {
+                origin: "--devices".into(),
+                message,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Parses a configuration; `origin` names its source in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
         let value: toml::Table = toml::from_str(text).map_err(|e| {

@@ -26,10 +26,9 @@ use crate::run_dir::{RunDir, SearchState};
 use proxyless_nn::parallel::{Shard, seed_devices};
 use proxyless_plumbing::progress::Progress;
 use proxyless_supernet::steps::{
-    PendingStats, arch_step_sharded, evaluate, read_stats, reinforce_step_sharded,
-    weight_step_sharded,
+    PendingStats, arch_step_sharded, evaluate, reinforce_step_sharded, weight_step_sharded,
 };
-use proxyless_train::steps::{batch_shards, batch_tensors};
+use proxyless_train::steps::{batch_shards, batch_tensors, read_pending};
 
 /// What a finished search found.
 #[derive(Debug, Clone)]
@@ -93,25 +92,18 @@ mod purpose {
     pub const DEVICE: u64 = (1 << 32) + 1;
 }
 
-/// Reads the loss and accuracy of the `pending` weight steps (each with its step and learning
-/// rate) into `totals`; a loss that is not finite stops the search, naming its step.
-fn read_pending(
-    pending: &mut Vec<(PendingStats, usize, f64)>,
+/// Reads the `pending` weight steps (each with its step and learning rate) into `totals`; a
+/// loss that is not finite stops the search, naming its step.
+fn read_into(
+    pending: &mut Vec<(PendingStats, (usize, f64))>,
     totals: &mut EpochTotals,
     epoch: usize,
 ) -> Result<()> {
-    let (stats, places): (Vec<PendingStats>, Vec<(usize, f64)>) =
-        pending.drain(..).map(|(s, i, lr)| (s, (i, lr))).unzip();
-    for (stats, (i, lr)) in read_stats(stats).into_iter().zip(places) {
-        if !stats.loss.is_finite() {
-            return Err(Error::Diverged(format!(
-                "loss {} at epoch {epoch}, step {i} (learning rate {lr:.4})",
-                stats.loss
-            )));
-        }
-        totals.add(stats.loss, stats.correct, stats.total);
-    }
-    Ok(())
+    read_pending(pending, totals).map_err(|(loss, (i, lr))| {
+        Error::Diverged(format!(
+            "loss {loss} at epoch {epoch}, step {i} (learning rate {lr:.4})"
+        ))
+    })
 }
 
 /// An unusable list of devices (the `--devices` argument).
@@ -450,15 +442,7 @@ impl Search {
                 self.device
             )));
         }
-        let data = &self.config.data;
-        let smallest = data.batch_size.min(data.arch_batch_size);
-        if devices.len() > smallest {
-            return Err(devices_error(format!(
-                "{} devices for batches of {smallest} images (data.batch_size, \
-                 data.arch_batch_size): every device needs a shard",
-                devices.len()
-            )));
-        }
+        self.config.check_devices(devices.len())?;
         self.devices = devices
             .iter()
             .map(|d| d.clone().without_autodiff().autodiff())
@@ -559,7 +543,7 @@ impl Search {
                 self.config.weights.label_smoothing,
             );
             self.model = model;
-            pending.push((stats, i, lr));
+            pending.push((stats, (i, lr)));
             self.state.weight_steps += 1;
             let update = arch_on && (i + 1) % update_every == 0;
             let log = (i + 1) % s.log_every.max(1) == 0;
@@ -568,7 +552,7 @@ impl Search {
             // The loss and accuracy stay on the device until something needs them: an
             // architecture step (which reads its own results anyway), a log line, a checkpoint.
             if update || log || due || stop || i + 1 == steps {
-                read_pending(&mut pending, &mut totals, epoch)?;
+                read_into(&mut pending, &mut totals, epoch)?;
             }
             if update {
                 let mut rng = StdRng::seed_from_u64(step_seed(
@@ -604,7 +588,7 @@ impl Search {
                 return Ok(None);
             }
         }
-        read_pending(&mut pending, &mut totals, epoch)?;
+        read_into(&mut pending, &mut totals, epoch)?;
         bar.finish_and_clear();
         clock.credit(&mut totals);
         self.state.elapsed_seconds += totals.seconds;

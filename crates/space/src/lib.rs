@@ -50,7 +50,7 @@ pub use space::{
     CandidateSpec, ChoiceBlock, FirstBlockSpec, HeadSpec, InputSpec, SearchSpace, StageSpec,
     StemSpec, ZeroRule,
 };
-pub use tree::{Layer, LayerBase, TreeBlock, TreeNetConfig, TreeNetCost, TreeNode};
+pub use tree::{ConvFields, Layer, LayerBase, TreeBlock, TreeNetConfig, TreeNetCost, TreeNode};
 
 /// Spatial size after a convolution with padding `kernel / 2` (odd kernels), as PyTorch computes it.
 pub fn conv_output_size(input: usize, kernel: usize, stride: usize) -> usize {

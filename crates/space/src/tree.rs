@@ -101,41 +101,10 @@ pub struct TreeNode {
 #[serde(tag = "name", deny_unknown_fields)]
 pub enum Layer {
     /// A convolution (grouped, with an optional channel shuffle).
-    ConvLayer {
-        /// Kernel side.
-        kernel_size: usize,
-        /// Stride.
-        stride: usize,
-        /// Dilation.
-        dilation: usize,
-        /// Groups.
-        groups: usize,
-        /// Whether the convolution has a bias.
-        bias: bool,
-        /// Whether the channels are shuffled after a grouped convolution.
-        has_shuffle: bool,
-        /// Common fields.
-        #[serde(flatten)]
-        base: LayerBase,
-    },
-    /// A depthwise-separable convolution: depthwise k x k, then pointwise 1x1.
-    DepthConvLayer {
-        /// Kernel side of the depthwise convolution.
-        kernel_size: usize,
-        /// Its stride.
-        stride: usize,
-        /// Its dilation.
-        dilation: usize,
-        /// Groups of the pointwise convolution.
-        groups: usize,
-        /// Whether the pointwise convolution has a bias.
-        bias: bool,
-        /// Whether the channels are shuffled after a grouped pointwise convolution.
-        has_shuffle: bool,
-        /// Common fields.
-        #[serde(flatten)]
-        base: LayerBase,
-    },
+    ConvLayer(ConvFields),
+    /// A depthwise-separable convolution: depthwise k x k, then pointwise 1x1 (`groups`, `bias`
+    /// and `has_shuffle` are the pointwise convolution's).
+    DepthConvLayer(ConvFields),
     /// Max or average pooling (same padding at stride 1; averages exclude the padding).
     PoolingLayer {
         /// `"max"` or `"avg"`.
@@ -171,6 +140,27 @@ pub enum Layer {
         /// The order of `weight`, `bn` and `act`.
         ops_order: String,
     },
+}
+
+/// The fields of both convolution layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvFields {
+    /// Kernel side (of the depthwise convolution in a `DepthConvLayer`).
+    pub kernel_size: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Dilation.
+    pub dilation: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Whether the convolution has a bias.
+    pub bias: bool,
+    /// Whether the channels are shuffled after a grouped convolution.
+    pub has_shuffle: bool,
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: LayerBase,
 }
 
 /// Fields every convolution-like layer has.
@@ -329,7 +319,7 @@ impl Counter<'_> {
 
     /// Counts a layer on input `x`, returning its output.
     fn layer(&mut self, layer: &Layer, x: Shape, at: &str) -> Result<Shape> {
-        let (base, ops_order) = match layer {
+        let base = match layer {
             Layer::LinearLayer {
                 in_features,
                 out_features,
@@ -340,21 +330,9 @@ impl Counter<'_> {
                 ..
             } => {
                 self.check_channels(*in_features, x.channels * x.side * x.side, at)?;
-                self.check_act(
-                    act_func.as_deref(),
-                    &["relu", "relu6", "tanh", "sigmoid"],
-                    at,
-                )?;
-                let bn_first = bn_before_weight(ops_order).ok_or_else(|| {
-                    self.invalid(&format!("{at}.ops_order"), ops_message(ops_order))
-                })?;
-                if *use_bn {
-                    self.batch_norm(if bn_first {
-                        *in_features
-                    } else {
-                        *out_features
-                    });
-                }
+                let acts = ["relu", "relu6", "tanh", "sigmoid"];
+                let normalised = (*in_features, *out_features);
+                self.norm_and_act(*use_bn, act_func, &acts, ops_order, normalised, at)?;
                 let weights = (in_features * out_features) as u64;
                 self.cost.params += weights + if *bias { *out_features as u64 } else { 0 };
                 self.cost.macs += weights;
@@ -363,53 +341,35 @@ impl Counter<'_> {
                     side: 1,
                 });
             }
-            Layer::ConvLayer { base, .. }
-            | Layer::DepthConvLayer { base, .. }
+            Layer::ConvLayer(ConvFields { base, .. })
+            | Layer::DepthConvLayer(ConvFields { base, .. })
             | Layer::PoolingLayer { base, .. }
-            | Layer::IdentityLayer { base } => (base, &base.ops_order),
+            | Layer::IdentityLayer { base } => base,
         };
-        self.check_channels(base.in_channels, x.channels, at)?;
-        self.check_act(base.act_func.as_deref(), &["relu", "relu6"], at)?;
-        let bn_first = bn_before_weight(ops_order)
-            .ok_or_else(|| self.invalid(&format!("{at}.ops_order"), ops_message(ops_order)))?;
-        if base.use_bn {
-            self.batch_norm(if bn_first {
-                base.in_channels
-            } else {
-                base.out_channels
-            });
-        }
         let (cin, cout) = (base.in_channels, base.out_channels);
+        self.check_channels(cin, x.channels, at)?;
+        let acts = ["relu", "relu6"];
+        self.norm_and_act(
+            base.use_bn,
+            &base.act_func,
+            &acts,
+            &base.ops_order,
+            (cin, cout),
+            at,
+        )?;
         let side = match layer {
-            Layer::ConvLayer {
-                kernel_size: k,
-                stride,
-                dilation,
-                groups,
-                bias,
-                ..
-            } => {
-                self.check_groups(cin, cout, *groups, at)?;
-                let side = conv_side(x.side, *k, *stride, *dilation);
-                let weights = (cout * (cin / groups) * k * k) as u64;
-                self.cost.params += weights + if *bias { cout as u64 } else { 0 };
+            Layer::ConvLayer(conv) | Layer::DepthConvLayer(conv) => {
+                let (k, groups) = (conv.kernel_size, conv.groups);
+                self.check_groups(cin, cout, groups, at)?;
+                let side = conv_side(x.side, k, conv.stride, conv.dilation);
+                let weights = if matches!(layer, Layer::ConvLayer(_)) {
+                    cout * (cin / groups) * k * k
+                } else {
+                    // Depthwise, then pointwise.
+                    cin * k * k + cout * (cin / groups)
+                } as u64;
+                self.cost.params += weights + if conv.bias { cout as u64 } else { 0 };
                 self.cost.macs += weights * (side * side) as u64;
-                side
-            }
-            Layer::DepthConvLayer {
-                kernel_size: k,
-                stride,
-                dilation,
-                groups,
-                bias,
-                ..
-            } => {
-                self.check_groups(cin, cout, *groups, at)?;
-                let side = conv_side(x.side, *k, *stride, *dilation);
-                let depthwise = (cin * k * k) as u64;
-                let pointwise = (cout * (cin / groups)) as u64;
-                self.cost.params += depthwise + pointwise + if *bias { cout as u64 } else { 0 };
-                self.cost.macs += (depthwise + pointwise) * (side * side) as u64;
                 side
             }
             Layer::PoolingLayer {
@@ -437,6 +397,32 @@ impl Counter<'_> {
             channels: cout,
             side,
         })
+    }
+
+    /// Checks a layer's activation (one of `acts`, or none) and its ops order, and counts its
+    /// BatchNorm: over the input channels (or features) of `(input, output)` when `bn` comes
+    /// before `weight` in the order (pre-activation), over the output ones otherwise.
+    fn norm_and_act(
+        &mut self,
+        use_bn: bool,
+        act: &Option<String>,
+        acts: &[&str],
+        ops_order: &str,
+        (input, output): (usize, usize),
+        at: &str,
+    ) -> Result<()> {
+        if let Some(a) = act.as_deref().filter(|a| !acts.contains(a)) {
+            return Err(self.invalid(
+                &format!("{at}.act_func"),
+                format!("expected one of {acts:?} or null, found {a:?}"),
+            ));
+        }
+        let bn_first = bn_before_weight(ops_order)
+            .ok_or_else(|| self.invalid(&format!("{at}.ops_order"), ops_message(ops_order)))?;
+        if use_bn {
+            self.batch_norm(if bn_first { input } else { output });
+        }
+        Ok(())
     }
 
     /// Counts a tree node at `depth` (a cell's root: 0) on input `x`, returning its output.
@@ -529,16 +515,6 @@ impl Counter<'_> {
         }
         Ok(())
     }
-
-    fn check_act(&self, act: Option<&str>, allowed: &[&str], at: &str) -> Result<()> {
-        match act {
-            Some(a) if !allowed.contains(&a) => Err(self.invalid(
-                &format!("{at}.act_func"),
-                format!("expected one of {allowed:?} or null, found {a:?}"),
-            )),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// Output side of a same-padded convolution (padding `kernel / 2 · dilation`).
@@ -577,17 +553,17 @@ fn ops_message(ops_order: &str) -> String {
 /// The name of a cell edge's operation, as the paper's candidate list names it.
 fn edge_name(layer: &Layer) -> String {
     match layer {
-        Layer::DepthConvLayer {
-            kernel_size,
+        Layer::DepthConvLayer(ConvFields {
+            kernel_size: k,
             dilation: 1,
             ..
-        } => format!("{kernel_size}x{kernel_size} sep-conv"),
-        Layer::DepthConvLayer {
-            kernel_size,
+        }) => format!("{k}x{k} sep-conv"),
+        Layer::DepthConvLayer(ConvFields {
+            kernel_size: k,
             dilation,
             ..
-        } => format!("{kernel_size}x{kernel_size} dilated ({dilation}) sep-conv"),
-        Layer::ConvLayer { kernel_size, .. } => format!("{kernel_size}x{kernel_size} conv"),
+        }) => format!("{k}x{k} dilated ({dilation}) sep-conv"),
+        Layer::ConvLayer(ConvFields { kernel_size: k, .. }) => format!("{k}x{k} conv"),
         Layer::PoolingLayer {
             pool_type,
             kernel_size,

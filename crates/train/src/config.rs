@@ -158,7 +158,25 @@ fn default_synthetic_per_class() -> usize {
     64
 }
 
+/// Refuses more devices than images in a batch of `batch` (`key`: its configuration key):
+/// every device of a data-parallel run needs a shard of every batch.
+pub fn check_shards(devices: usize, batch: usize, key: &str) -> std::result::Result<(), String> {
+    if devices > batch {
+        return Err(format!(
+            "{devices} devices for batches of {batch} images ({key}): every device needs a shard"
+        ));
+    }
+    Ok(())
+}
+
 impl TrainConfig {
+    /// Whether a data-parallel run on `devices` devices can split every batch (see
+    /// [`check_shards`]).
+    pub fn check_devices(&self, devices: usize) -> Result<()> {
+        check_shards(devices, self.data.batch_size, "data.batch_size")
+            .map_err(|message| Error::config("--devices", message))
+    }
+
     /// Parses and checks a configuration; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
         let config: Self =

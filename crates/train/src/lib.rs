@@ -31,7 +31,9 @@ pub mod steps;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, EvalSummary, TrainState};
-pub use config::{DEFAULT_CONFIG, OptimConfig, Precision, TrainConfig, TrainDataConfig};
+pub use config::{
+    DEFAULT_CONFIG, OptimConfig, Precision, TrainConfig, TrainDataConfig, check_shards,
+};
 pub use error::{Error, Result};
 pub use metrics::Evaluation;
 pub use trainer::{TrainOutcome, Trainer, batch_norm_ids, load_data};

@@ -7,7 +7,8 @@ use burn::tensor::DType;
 use proxyless_data::{Batch, Loader};
 use proxyless_nn::ProxylessNet;
 use proxyless_nn::parallel::{Shard, descend_sharded, shard_ranges};
-use proxyless_nn::step::PendingStats;
+use proxyless_nn::step::{PendingStats, read_stats};
+use proxyless_plumbing::EpochTotals;
 
 use crate::metrics::Evaluation;
 
@@ -49,6 +50,24 @@ pub fn batch_shards(batch: &Batch, devices: &[Device]) -> Vec<Shard> {
             batch_tensors(&shard, device)
         })
         .collect()
+}
+
+/// Reads the loss and accuracy of the `pending` steps into `totals`, in order, in one transfer
+/// ([`read_stats`]), emptying `pending`. Each step comes with what names it (its step number, its
+/// learning rate); the first whose loss is not finite is returned with its name instead, for the
+/// caller's error.
+pub fn read_pending<P>(
+    pending: &mut Vec<(PendingStats, P)>,
+    totals: &mut EpochTotals,
+) -> std::result::Result<(), (f64, P)> {
+    let (stats, names): (Vec<PendingStats>, Vec<P>) = pending.drain(..).unzip();
+    for (stats, name) in read_stats(stats).into_iter().zip(names) {
+        if !stats.loss.is_finite() {
+            return Err((stats.loss, name));
+        }
+        totals.add(stats.loss, stats.correct, stats.total);
+    }
+    Ok(())
 }
 
 /// `bytes` as an integer tensor on `device`, copied at one byte per value: as a `u8` tensor

@@ -12,7 +12,7 @@ use proxyless_data::{
 };
 use proxyless_nn::ProxylessNet;
 use proxyless_nn::parallel::seed_devices;
-use proxyless_nn::step::{PendingStats, read_stats};
+use proxyless_nn::step::PendingStats;
 use proxyless_report::charts::{Series, line_chart};
 use proxyless_space::NetSpec;
 use serde_json::json;
@@ -22,7 +22,7 @@ use crate::checkpoint::{Checkpoint, EvalSummary, TrainState};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::schedule::CosineWithWarmup;
-use crate::steps::{batch_shards, evaluate, train_step};
+use crate::steps::{batch_shards, evaluate, read_pending, train_step};
 use proxyless_plumbing::checkpoints::step_seed;
 use proxyless_plumbing::files::write_atomic;
 use proxyless_plumbing::progress::Progress;
@@ -79,25 +79,19 @@ const DEVICE: u64 = 1;
 /// refreshed): a GPU waits for the host once in this many steps rather than at every step.
 const READ_EVERY: usize = 10;
 
-/// Reads the loss and accuracy of the `pending` steps (each with its step number) into
-/// `totals`; a loss that is not finite stops the run, naming its step.
-fn read_pending(
+/// Reads the `pending` steps into `totals`; a loss that is not finite stops the run, naming
+/// its step.
+fn read_into(
     pending: &mut Vec<(PendingStats, u64)>,
     totals: &mut EpochTotals,
     epoch: usize,
 ) -> Result<()> {
-    let (stats, steps): (Vec<PendingStats>, Vec<u64>) = pending.drain(..).unzip();
-    for (stats, step) in read_stats(stats).into_iter().zip(steps) {
-        if !stats.loss.is_finite() {
-            return Err(Error::Diverged(format!(
-                "loss {} at step {step} (epoch {}); lower optim.lr",
-                stats.loss,
-                epoch + 1
-            )));
-        }
-        totals.add(stats.loss, stats.correct, stats.total);
-    }
-    Ok(())
+    read_pending(pending, totals).map_err(|(loss, step)| {
+        Error::Diverged(format!(
+            "loss {loss} at step {step} (epoch {}); lower optim.lr",
+            epoch + 1
+        ))
+    })
 }
 
 /// Seed for one purpose of one epoch, from the run's seed.
@@ -188,18 +182,9 @@ impl Trainer {
     /// device. More devices than images in a batch is an error.
     pub fn with_devices(mut self, devices: &[Device]) -> Result<Self> {
         let Some(first) = devices.first() else {
-            return Err(Error::config("devices", "no device given"));
+            return Err(Error::config("--devices", "no device given"));
         };
-        if devices.len() > self.config.data.batch_size {
-            return Err(Error::config(
-                "devices",
-                format!(
-                    "{} devices for batches of {} images: every device needs a shard",
-                    devices.len(),
-                    self.config.data.batch_size
-                ),
-            ));
-        }
+        self.config.check_devices(devices.len())?;
         self.device = autodiff(first);
         self.devices = devices.iter().map(autodiff).collect();
         Ok(self)
@@ -381,7 +366,7 @@ impl Trainer {
             let last = (i + 1) as u64 == data.steps_per_epoch;
             let due = clock.checkpoint_due(&mut totals, last);
             if due || last || pending.len() >= READ_EVERY {
-                read_pending(&mut pending, &mut totals, epoch)?;
+                read_into(&mut pending, &mut totals, epoch)?;
                 bar.set_message(format!(
                     "loss {:.3} acc {:.3} lr {lr:.4}",
                     totals.loss(),
@@ -395,7 +380,7 @@ impl Trainer {
                 info!(epoch, steps = totals.steps, "checkpoint inside the epoch");
             }
         }
-        read_pending(&mut pending, &mut totals, epoch)?;
+        read_into(&mut pending, &mut totals, epoch)?;
         bar.finish_and_clear();
         clock.credit(&mut totals);
         Ok((net, totals))

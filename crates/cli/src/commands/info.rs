@@ -135,16 +135,17 @@ fn print_tree_net(out: &mut String, file: &str, net: &TreeNetConfig, cost: &Tree
     for (op, count) in &cost.edges {
         outln!(out, "  {op:<26} {count:>5}");
     }
+    print_total(out, cost.params, cost.macs, cost.resolution, cost.buffers);
+}
+
+/// The last line of a network's `info`: parameters, MACs and BatchNorm buffers.
+fn print_total(out: &mut String, params: u64, macs: u64, resolution: usize, buffers: u64) {
     outln!(
         out,
-        "total: {} parameters ({}), {} MACs ({}) at {}x{}, {} BatchNorm buffer values",
-        cost.params,
-        human(cost.params),
-        cost.macs,
-        human(cost.macs),
-        cost.resolution,
-        cost.resolution,
-        cost.buffers
+        "total: {params} parameters ({}), {macs} MACs ({}) at {resolution}x{resolution}, \
+         {buffers} BatchNorm buffer values",
+        human(params),
+        human(macs)
     );
 }
 
@@ -185,17 +186,7 @@ fn print_net(out: &mut String, cost: &NetCost) {
             human(layer.macs)
         );
     }
-    outln!(
-        out,
-        "total: {} parameters ({}), {} MACs ({}) at {}x{}, {} BatchNorm buffer values",
-        cost.params,
-        human(cost.params),
-        cost.macs,
-        human(cost.macs),
-        cost.resolution,
-        cost.resolution,
-        cost.buffers
-    );
+    print_total(out, cost.params, cost.macs, cost.resolution, cost.buffers);
 }
 
 fn print_space(out: &mut String, file: &str, description: &str, s: &SpaceSummary) {

@@ -75,10 +75,8 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{}-{}", config.space, utc_stamp()))
             });
-            let data = &config.data;
-            let (batch, arch_batch) = (data.batch_size, data.arch_batch_size);
-            crate::devices::check_batch(&devices, batch, "data.batch_size")?;
-            crate::devices::check_batch(&devices, arch_batch, "data.arch_batch_size")?;
+            // Before the run directory exists: a refused list writes nothing.
+            config.check_devices(devices.len())?;
             Search::create(config, &out, &device, quiet)?
         }
     };

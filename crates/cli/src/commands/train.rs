@@ -207,7 +207,8 @@ pub fn run(args: &TrainArgs, backend: Backend, quiet: bool) -> Result<()> {
                 config.checkpoint.every_minutes = m;
             }
             config.validate("arguments")?;
-            crate::devices::check_batch(&devices, config.data.batch_size, "data.batch_size")?;
+            // Before the run directory exists: a refused list writes nothing.
+            config.check_devices(devices.len())?;
             let out = args
                 .out
                 .clone()
