@@ -1,5 +1,5 @@
 //! Our networks against an independent PyTorch implementation (`crates/bench/reference/proxyless_torch.py`)
-//! for the paper's four nets: weights exported by us load into PyTorch with `strict=True` and
+//! for the paper's four ImageNet nets and its CIFAR-10 tree net: weights exported by us load into PyTorch with `strict=True` and
 //! give our logits, and PyTorch-initialised checkpoints imported by us give PyTorch's logits.
 //!
 //! Runs when Python with `torch` and `safetensors` is available (`PROXYLESS_PYTHON`, default
@@ -11,8 +11,9 @@ use std::process::Command;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use proxyless_nn::ProxylessNet;
+use proxyless_nn::tree::TreeNet;
 use proxyless_pytorch::{StateDict, StoredTensor, read_safetensors, write_safetensors};
-use proxyless_space::NetSpec;
+use proxyless_space::{NetSpec, TreeNetConfig};
 use proxyless_tests::{
     OFFICIAL_NETS, assert_close, official_net_path, randomise_batch_norms, repo_root,
 };
@@ -138,6 +139,88 @@ fn pytorch_checkpoints_give_pytorchs_logits_here() {
             &format!("{name} folded"),
             &folded.forward(x.clone()),
             &read_logits(&logits_path),
+        );
+    }
+}
+
+/// The paper's CIFAR-10 net and a small tree net (`tests/fixtures/tiny_tree_net.json`) through
+/// every other layer and node kind
+/// (dilated, grouped, shuffled, biased separable and plain convolutions, both poolings, a
+/// channel split merged by concatenation, BatchNorms after the weights, a linear classifier
+/// with BatchNorm, node settings, cell and path drop in evaluation, a zero-padded shortcut).
+fn tree_nets() -> Vec<(&'static str, TreeNetConfig, usize)> {
+    let cifar = repo_root().join("configs/nets/proxyless_cifar.json");
+    vec![
+        (
+            "proxyless_cifar",
+            TreeNetConfig::from_file(&cifar).unwrap(),
+            32,
+        ),
+        (
+            "tiny tree net",
+            TreeNetConfig::from_file(repo_root().join("tests/fixtures/tiny_tree_net.json"))
+                .unwrap(),
+            32,
+        ),
+    ]
+}
+
+#[test]
+fn tree_nets_exported_give_our_logits_in_pytorch_and_back() {
+    let Some(python) = python() else { return };
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (name, config, side)) in tree_nets().into_iter().enumerate() {
+        let cost = config.cost(side, name).unwrap();
+        let net = TreeNet::new(&config, name, &device).unwrap();
+        assert_eq!(proxyless_nn::count_trainable(&net), cost.params, "{name}");
+        let out = dir.path().join(format!("tree-{i}"));
+        let input = out.join("x.safetensors");
+        std::fs::create_dir_all(&out).unwrap();
+        let x = Tensor::<4>::random([2, 3, side, side], Distribution::Normal(0.0, 1.0), &device);
+        tensor_file(&input, "x", &x);
+
+        // Ours to PyTorch: trained-looking BatchNorms, exported, loaded strictly there.
+        let mut sd = StateDict::from_tree_net(&net);
+        randomise_batch_norms(&mut sd);
+        // Small residual branches, as trained PyramidNets have: 54 blocks of he_fout
+        // branches at full scale would grow the logits to ~1e16.
+        for (key, t) in sd.tensors.iter_mut() {
+            if key.ends_with("final_bn.weight") {
+                t.values.iter_mut().for_each(|v| *v *= 0.1);
+            }
+        }
+        let net = sd.load_into_tree_net(net, name).unwrap();
+        let exported = proxyless_pytorch::export_tree(&net, &config, &out).unwrap();
+        let logits_path = out.join("logits.safetensors");
+        let args = [
+            Path::new("forward"),
+            &exported.net_config,
+            &exported.weights,
+            &input,
+            &logits_path,
+        ];
+        reference(&python, &args);
+        assert_close(name, &net.forward(x.clone()), &read_logits(&logits_path));
+
+        // PyTorch to ours: PyTorch's initialisation and statistics, its checkpoint imported.
+        let weights = out.join("torch.pth");
+        let torch_logits = out.join("torch-logits.safetensors");
+        let seed = i.to_string();
+        let args = [
+            Path::new("init"),
+            &exported.net_config,
+            Path::new(&seed),
+            &input,
+            &weights,
+            &torch_logits,
+        ];
+        reference(&python, &args);
+        let imported = proxyless_pytorch::import_tree(&weights, &config, &device).unwrap();
+        assert_close(
+            &format!("{name} (from PyTorch)"),
+            &imported.forward(x),
+            &read_logits(&torch_logits),
         );
     }
 }

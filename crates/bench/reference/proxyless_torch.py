@@ -1,4 +1,5 @@
-"""An independent PyTorch implementation of ProxylessNASNets, built from an official net.config.
+"""An independent PyTorch implementation of ProxylessNASNets and of the CIFAR-10 PyramidTreeNet,
+built from an official net.config.
 
 Written from the paper's code conventions only (no code shared with the Rust implementation),
 for the cross-framework tests in tests/pytorch_parity.rs:
@@ -99,9 +100,209 @@ class ProxylessNASNets(nn.Module):
         return self.classifier(x.mean(dim=(2, 3)))
 
 
+# --- The CIFAR-10 PyramidTreeNet (tree-structured cells) ----------------------------------
+
+
+def activation(name):
+    return {None: None, "relu": nn.ReLU(), "relu6": nn.ReLU6(), "tanh": nn.Tanh(),
+            "sigmoid": nn.Sigmoid()}[name]
+
+
+def parts(total, n):
+    """total cut into n nearly equal parts, the first ones larger."""
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def channel_shuffle(x, groups):
+    b, c, h, w = x.shape
+    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+class TreeLayer(nn.Module):
+    """A ConvLayer, DepthConvLayer, PoolingLayer, IdentityLayer or LinearLayer: dropout and the
+    weight op, BatchNorm and activation in the layer's ops order."""
+
+    def __init__(self, c):
+        super().__init__()
+        kind = c["name"]
+        self.kind = kind
+        self.order = c["ops_order"].split("_")
+        linear = kind == "LinearLayer"
+        cin = c["in_features"] if linear else c["in_channels"]
+        cout = c["out_features"] if linear else c["out_channels"]
+        if c["use_bn"]:
+            bn_first = self.order.index("bn") < self.order.index("weight")
+            n = cin if bn_first else cout
+            self.bn = nn.BatchNorm1d(n) if linear else nn.BatchNorm2d(n)
+        else:
+            self.bn = None
+        self.act = activation(c["act_func"])
+        p = c.get("dropout_rate") or 0
+        self.drop = (nn.Dropout(p) if linear else nn.Dropout2d(p)) if p > 0 else None
+        self.shuffle = 1
+        if kind == "ConvLayer":
+            k, d = c["kernel_size"], c["dilation"]
+            self.conv = nn.Conv2d(cin, cout, k, c["stride"], k // 2 * d, d, c["groups"], c["bias"])
+            self.shuffle = c["groups"] if c["has_shuffle"] else 1
+        elif kind == "DepthConvLayer":
+            k, d = c["kernel_size"], c["dilation"]
+            self.depth_conv = nn.Conv2d(cin, cin, k, c["stride"], k // 2 * d, d, cin, False)
+            self.point_conv = nn.Conv2d(cin, cout, 1, 1, 0, 1, c["groups"], c["bias"])
+            self.shuffle = c["groups"] if c["has_shuffle"] else 1
+        elif kind == "PoolingLayer":
+            k, stride = c["kernel_size"], c["stride"]
+            pad = k // 2 if stride == 1 else 0
+            if c["pool_type"] == "max":
+                self.pool = nn.MaxPool2d(k, stride, pad)
+            else:
+                self.pool = nn.AvgPool2d(k, stride, pad, count_include_pad=False)
+        elif linear:
+            self.linear = nn.Linear(cin, cout, c["bias"])
+        self.stride = c.get("stride", 1) if kind != "IdentityLayer" else 1
+
+    def weight(self, x):
+        if self.kind == "ConvLayer":
+            x = self.conv(x)
+        elif self.kind == "DepthConvLayer":
+            x = self.point_conv(self.depth_conv(x))
+        elif self.kind == "PoolingLayer":
+            return self.pool(x)
+        elif self.kind == "LinearLayer":
+            return self.linear(x)
+        else:
+            return x
+        return channel_shuffle(x, self.shuffle) if self.shuffle > 1 else x
+
+    def forward(self, x):
+        for op in self.order:
+            if op == "weight":
+                x = self.weight(self.drop(x) if self.drop is not None else x)
+            elif op == "bn" and self.bn is not None:
+                x = self.bn(x)
+            elif op == "act" and self.act is not None:
+                x = self.act(x)
+        return x
+
+
+class TreeNode(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        n = len(c["edges"])
+        self.split = c["split_type"]
+        self.merge = c["merge_type"]
+        self.in_dims = parts(c["in_channels"], n) if self.split == "split" else [c["in_channels"]] * n
+        out_dims = parts(c["out_channels"], n) if self.merge == "concat" else [c["out_channels"]] * n
+        self.out_dims = out_dims
+        self.drop = float(c["path_drop_rate"])
+        self.edges = nn.ModuleList([TreeLayer(e) if e else None for e in c["edges"]])
+        self.child_nodes = nn.ModuleList([TreeNode(k) if k else None for k in c["child_nodes"]])
+        bns = [nn.BatchNorm2d(d) if c["has_branch_bn"] else None for d in out_dims]
+        self.branch_bns = nn.ModuleList(bns)
+
+    def branch(self, i, x):
+        if self.edges[i] is not None:
+            x = self.edges[i](x)
+        skip = x
+        if self.child_nodes[i] is not None:
+            x = self.child_nodes[i](x)
+        if self.branch_bns[i] is not None:
+            x = self.branch_bns[i](x) + skip
+        # Evaluation only: a branch dropped with probability p is scaled by 1 - p.
+        return x * (1 - self.drop) if self.drop > 0 else x
+
+    def forward(self, x):
+        if self.split == "split":
+            inputs = list(torch.split(x, self.in_dims, dim=1))
+        else:
+            inputs = [x] * len(self.edges)
+        outs = [self.branch(i, xi) for i, xi in enumerate(inputs)]
+        if self.merge == "concat":
+            return torch.cat(outs, dim=1)
+        return sum(outs[1:], outs[0])
+
+
+class ResidualTreeBlock(nn.Module):
+    def __init__(self, c, drop):
+        super().__init__()
+        self.in_bottle = TreeLayer(c["in_bottle"])
+        self.out_bottle = TreeLayer(c["out_bottle"])
+        self.shortcut = TreeLayer(c["shortcut"])
+        self.cell = TreeNode(c["cell"])
+        ob = c["out_bottle"]
+        self.final_bn = nn.BatchNorm2d(ob["out_channels"]) if c["final_bn"] else None
+        self.drop = drop
+
+    def forward(self, x):
+        short = self.shortcut(x)
+        y = self.out_bottle(self.cell(self.in_bottle(x)))
+        if self.final_bn is not None:
+            y = self.final_bn(y)
+        if self.drop > 0:
+            y = y * (1 - self.drop)
+        extra = y.shape[1] - short.shape[1]
+        if extra > 0:
+            b, _, h, w = short.shape
+            short = torch.cat([short, short.new_zeros(b, extra, h, w)], dim=1)
+        return short + y
+
+
+class TransitionBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layers = nn.ModuleList([TreeLayer(l) for l in c["layers"]])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def apply_node_settings(cell, settings):
+    """The official builder: settings on the cell's first node; below it, without branch BNs."""
+    first = cell["child_nodes"][0]
+    if first is None or not settings:
+        return
+    first.update(settings)
+    below = dict(settings, has_branch_bn=False)
+    todo = list(first["child_nodes"])
+    while todo:
+        node = todo.pop()
+        if node is not None:
+            node.update(below)
+            todo.extend(node["child_nodes"])
+
+
+class PyramidTreeNet(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        settings = config.get("tree_node_config") or {}
+        rate = float(config.get("cell_drop_rate") or 0)
+        linear = (config.get("cell_drop_scheme") or "linear") == "linear"
+        total = sum(1 for b in config["blocks"] if b["name"] == "ResidualTreeBlock")
+        blocks, l = [], 0
+        for b in config["blocks"]:
+            if b["name"] == "ResidualTreeBlock":
+                l += 1
+                apply_node_settings(b["cell"], settings)
+                drop = 2 * l * rate / (total + 1) if linear else rate
+                blocks.append(ResidualTreeBlock(b, drop))
+            else:
+                blocks.append(TransitionBlock(b))
+        self.blocks = nn.ModuleList(blocks)
+        self.classifier = TreeLayer(config["classifier"])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.classifier(x.flatten(1))
+
+
 def build(path):
     with open(path) as f:
-        return ProxylessNASNets(json.load(f)).eval()
+        config = json.load(f)
+    if config.get("name") == "PyramidTreeNet":
+        return PyramidTreeNet(config).eval()
+    return ProxylessNASNets(config).eval()
 
 
 def read_weights(path):
@@ -124,7 +325,7 @@ def init(net_config, seed, input_path, weights_out, logits_out):
     net = build(net_config)
     # Trained-looking BatchNorms, so that evaluation mode does more than the identity.
     for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             n = m.num_features
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)

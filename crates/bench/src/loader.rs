@@ -155,7 +155,7 @@ pub fn measure(
             let set = open(workers)?.sample(images, 0);
             let normalize = set.normalization(0)?;
             let loader = Loader::new(set, settings.batch, normalize)
-                .with_augment(augment.then_some(Augment { pad: 0, flip: true }));
+                .with_augment(augment.then_some(Augment::crop_and_flip(0)));
             let reset = reset_peak_rss();
             let started = Instant::now();
             let mut delivered = 0;
@@ -207,7 +207,7 @@ pub fn feed_times(
     device_ad.seed(0);
     let normalize = set.normalization(0)?;
     let loader = Loader::new(set.clone(), batch.min(set.len()), normalize)
-        .with_augment(Some(Augment { pad: 0, flip: true }))
+        .with_augment(Some(Augment::crop_and_flip(0)))
         .with_drop_last(true);
     let mut batches = (0u64..).flat_map(|epoch| loader.epoch(epoch));
     let mut net = Some(Supernet::new(space, &device_ad));

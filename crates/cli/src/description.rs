@@ -34,8 +34,9 @@ impl Description {
                 Some("a space has no single network; give an architecture or a net.config")
             }
             Description::TreeNet(_) => Some(
-                "a PyramidTreeNet (tree cells) is read and counted by `proxyless info`; it is not \
-                 built yet",
+                "a PyramidTreeNet (tree cells): `info`, `check`, `train`, `eval`, `export`, \
+                 `import` and `predict` take it; this command covers MBConv networks \
+                 (ProxylessNASNets) only",
             ),
             Description::Net { .. } => None,
         }

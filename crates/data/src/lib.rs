@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use examples::Examples;
 pub use folder_index::FolderIndex;
 pub use image_set::ImageSet;
-pub use loader::{Augment, Batch, Batches, Loader, Normalize};
+pub use loader::{Augment, Batch, Batches, Loader, Normalize, cutout};
 pub use stream::{FolderOptions, FolderSet};
 
 /// Which part of a data set to read.

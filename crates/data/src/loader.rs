@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 
 use crate::error::Result;
 use crate::{Examples, ImageSet};
@@ -40,13 +40,50 @@ impl Normalize {
 }
 
 /// The standard augmentations of small-image training: a random crop of the image padded
-/// with zeros by `pad` pixels on each side, and a random horizontal flip.
+/// with zeros by `pad` pixels on each side, a random horizontal flip, and optionally cutout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Augment {
     /// Padding of the random crop (0: no crop).
     pub pad: usize,
     /// Whether to flip half of the images left-right.
     pub flip: bool,
+    /// Cutout (DeVries & Taylor, 2017): a square of this side, centred on a random pixel and
+    /// clipped at the borders, set to the normalisation's mean (0 once normalised) in every
+    /// image after the crop and flip (0: none; 16 is the usual one for CIFAR-10).
+    pub cutout: usize,
+}
+
+impl Augment {
+    /// A padded crop and a flip, no cutout.
+    pub fn crop_and_flip(pad: usize) -> Self {
+        Self {
+            pad,
+            flip: true,
+            cutout: 0,
+        }
+    }
+}
+
+/// Cuts a `side` x `side` square out of every image of a planar `u8` batch `[n, c, h, w]`:
+/// its centre drawn uniformly over the image from `rng`, its extent clipped at the borders,
+/// its pixels set to `fill` (one value per channel).
+pub fn cutout(pixels: &mut [u8], shape: [usize; 4], side: usize, fill: &[u8], rng: &mut StdRng) {
+    let [n, c, h, w] = shape;
+    if side == 0 || h == 0 || w == 0 {
+        return;
+    }
+    for image in 0..n {
+        let cy = rng.random_range(0..h);
+        let cx = rng.random_range(0..w);
+        let (y0, y1) = (cy.saturating_sub(side / 2), (cy + side.div_ceil(2)).min(h));
+        let (x0, x1) = (cx.saturating_sub(side / 2), (cx + side.div_ceil(2)).min(w));
+        for (ch, &value) in fill.iter().enumerate().take(c) {
+            let plane = (image * c + ch) * h * w;
+            for y in y0..y1 {
+                pixels[plane + y * w + x0..plane + y * w + x1].fill(value);
+            }
+        }
+    }
 }
 
 /// One batch: images `[batch, channels, height, width]` as `u8`, normalised where they become
@@ -184,10 +221,19 @@ impl Loader {
 
     fn assemble(&self, indices: &[usize], seed: u64) -> Result<Batch> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let pixels = self
+        let mut pixels = self
             .examples
             .assemble(indices, self.augment, seed, &mut rng)?;
         let [c, h, w] = self.examples.shape();
+        if let Some(side) = self.augment.map(|a| a.cutout).filter(|&s| s > 0) {
+            let fill: Vec<u8> = (0..c)
+                .map(|ch| {
+                    let mean = self.normalize.mean.get(ch).copied().unwrap_or(0.0);
+                    (mean * 255.0).round().clamp(0.0, 255.0) as u8
+                })
+                .collect();
+            cutout(&mut pixels, [indices.len(), c, h, w], side, &fill, &mut rng);
+        }
         Ok(Batch {
             pixels,
             labels: indices
@@ -223,6 +269,50 @@ impl Iterator for Batches {
 mod tests {
     use super::*;
     use crate::synthetic::{SyntheticConfig, generate};
+
+    #[test]
+    fn cutout_clears_one_clipped_square_per_image() {
+        let shape = [64, 3, 12, 10];
+        let count = shape.iter().product();
+        let cut = |side, seed| {
+            let mut pixels = vec![200u8; count];
+            cutout(
+                &mut pixels,
+                shape,
+                side,
+                &[1, 2, 3],
+                &mut StdRng::seed_from_u64(seed),
+            );
+            pixels
+        };
+        let pixels = cut(6, 5);
+        assert_eq!(pixels, cut(6, 5), "seeded");
+        let mut clipped = false;
+        for image in pixels.chunks(3 * 12 * 10) {
+            // The same square in every channel, filled with that channel's value.
+            let planes: Vec<&[u8]> = image.chunks(12 * 10).collect();
+            let holes: Vec<usize> = (0..120).filter(|&i| planes[0][i] == 1).collect();
+            for (ch, plane) in planes.iter().enumerate() {
+                let here: Vec<usize> = (0..120).filter(|&i| plane[i] != 200).collect();
+                assert_eq!(here, holes);
+                assert!(here.iter().all(|&i| plane[i] == ch as u8 + 1));
+            }
+            // A 6x6 square, clipped to at least its quarter (a centre in a corner).
+            assert!((9..=36).contains(&holes.len()), "{}", holes.len());
+            let rows: Vec<usize> = holes.iter().map(|i| i / 10).collect();
+            let cols: Vec<usize> = holes.iter().map(|i| i % 10).collect();
+            let (h, w) = (
+                rows.iter().max().unwrap() - rows.iter().min().unwrap() + 1,
+                cols.iter().max().unwrap() - cols.iter().min().unwrap() + 1,
+            );
+            assert_eq!(h * w, holes.len(), "a rectangle");
+            clipped |= holes.len() < 36;
+        }
+        assert!(clipped, "some centre near a border");
+        assert_eq!(cut(0, 5), vec![200u8; count]);
+        // A square twice the image's side from any centre covers it.
+        assert!(cut(24, 1).chunks(120).all(|p| p.iter().all(|&v| v < 4)));
+    }
 
     fn loader(augment: Option<Augment>) -> Loader {
         let set = Arc::new(generate(&SyntheticConfig::default(), 2));
@@ -264,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_pass_from_a_later_batch_is_the_rest_of_the_whole_pass() {
-        let l = loader(Some(Augment { pad: 2, flip: true }));
+        let l = loader(Some(Augment::crop_and_flip(2)));
         let whole = all(&l, 9);
         for first in [1, 2, whole.len()] {
             let rest: Vec<Batch> = l.epoch_from(9, first).map(Result::unwrap).collect();
@@ -275,7 +365,7 @@ mod tests {
     #[test]
     fn augmentation_changes_images_but_not_labels() {
         let plain = all(&loader(None), 4);
-        let aug = Some(Augment { pad: 2, flip: true });
+        let aug = Some(Augment::crop_and_flip(2));
         let augmented = all(&loader(aug), 4);
         assert_eq!(plain[0].labels, augmented[0].labels);
         assert_ne!(plain[0].pixels, augmented[0].pixels);

@@ -604,7 +604,7 @@ mod tests {
         let normalize = set.normalization(0).unwrap();
         assert_eq!(normalize.mean, IMAGENET_MEAN);
         let loader = Loader::new(set.clone(), 4, normalize)
-            .with_augment(Some(Augment { pad: 0, flip: true }))
+            .with_augment(Some(Augment::crop_and_flip(0)))
             .with_drop_last(true);
         let batches: Vec<_> = loader.epoch(3).map(Result::unwrap).collect();
         assert_eq!(batches.len(), 2);

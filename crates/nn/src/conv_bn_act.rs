@@ -15,6 +15,43 @@ pub fn cast_to<const D: usize>(x: Tensor<D>, dtype: DType) -> Tensor<D> {
     if x.dtype() == dtype { x } else { x.cast(dtype) }
 }
 
+/// `conv` applied to `x`, in `x`'s precision. Depthwise convolutions go through [`proxyless_kernels::depthwise_conv2d`]
+/// and 1x1 ones (stride 1, one group) through [`proxyless_kernels::pointwise_conv2d`],
+/// whose backward passes are faster on the CPU than Burn's generic ones.
+pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [out_channels, per_group, k_h, k_w] = conv.weight.dims();
+    let groups = conv.groups;
+    let compute = x.dtype();
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
+        return cast_to(conv.forward(cast_to(x, DType::F32)), compute);
+    };
+    let weight = cast_to(conv.weight.val(), compute);
+    let pointwise = groups == 1
+        && [k_h, k_w] == [1, 1]
+        && conv.stride == [1, 1]
+        && conv.dilation == [1, 1]
+        && [top, left, bottom, right] == [0; 4];
+    let depthwise = groups != 1 && per_group == 1 && groups == out_channels;
+    let options = || {
+        let padding = [(top, bottom), (left, right)];
+        ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, groups)
+    };
+    let y = if pointwise {
+        pointwise_conv2d(x, weight)
+    } else if depthwise {
+        depthwise_conv2d(x, weight, options())
+    } else if compute == DType::F32 {
+        return conv.forward(x);
+    } else {
+        let bias = conv.bias.as_ref().map(|b| cast_to(b.val(), compute));
+        return burn::tensor::module::conv2d(x, weight, bias, options());
+    };
+    match &conv.bias {
+        Some(bias) => y + cast_to(bias.val(), compute).reshape([1, -1, 1, 1]),
+        None => y,
+    }
+}
+
 /// Configuration of a [`ConvBnAct`].
 #[derive(Config, Debug)]
 pub struct ConvBnActConfig {
@@ -112,41 +149,9 @@ impl ConvBnAct {
         cast_to(x, compute)
     }
 
-    /// The convolution alone. Depthwise ones go through [`proxyless_kernels::depthwise_conv2d`]
-    /// and 1x1 ones (stride 1, one group) through [`proxyless_kernels::pointwise_conv2d`],
-    /// whose backward passes are faster on the CPU than Burn's generic ones.
+    /// The convolution alone (see [`convolve`]).
     pub fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
-        let [out_channels, per_group, k_h, k_w] = self.conv.weight.dims();
-        let groups = self.conv.groups;
-        let compute = x.dtype();
-        let PaddingConfig2d::Explicit(top, left, bottom, right) = self.conv.padding else {
-            return cast_to(self.conv.forward(cast_to(x, DType::F32)), compute);
-        };
-        let weight = cast_to(self.conv.weight.val(), compute);
-        let pointwise = groups == 1
-            && [k_h, k_w] == [1, 1]
-            && self.conv.stride == [1, 1]
-            && self.conv.dilation == [1, 1]
-            && [top, left, bottom, right] == [0; 4];
-        let depthwise = groups != 1 && per_group == 1 && groups == out_channels;
-        let options = || {
-            let padding = [(top, bottom), (left, right)];
-            ConvOptions::new_with_padding(self.conv.stride, padding, self.conv.dilation, groups)
-        };
-        let y = if pointwise {
-            pointwise_conv2d(x, weight)
-        } else if depthwise {
-            depthwise_conv2d(x, weight, options())
-        } else if compute == DType::F32 {
-            return self.conv.forward(x);
-        } else {
-            let bias = self.conv.bias.as_ref().map(|b| cast_to(b.val(), compute));
-            return burn::tensor::module::conv2d(x, weight, bias, options());
-        };
-        match &self.conv.bias {
-            Some(bias) => y + cast_to(bias.val(), compute).reshape([1, -1, 1, 1]),
-            None => y,
-        }
+        convolve(&self.conv, x)
     }
 
     /// Folds the BatchNorm's running statistics and affine parameters into the convolution,

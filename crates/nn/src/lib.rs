@@ -8,7 +8,8 @@
 //! - [`MobileInvertedBlock`]: an MBConv or a skip, with an optional identity shortcut;
 //! - [`ProxylessNet`]: a whole child network built from a [`NetSpec`](proxyless_space::NetSpec);
 //! - [`step`]: one optimiser step on a classification loss, shared by training and search;
-//! - [`parallel`]: the same step split over several devices (data parallelism).
+//! - [`parallel`]: the same step split over several devices (data parallelism);
+//! - [`tree`]: the paper's CIFAR-10 network (`PyramidTreeNet`), tree-structured cells.
 //!
 //! Initialisation follows the paper's code (`he_fout`): convolution weights are drawn from
 //! N(0, 2 / (k·k·out_channels)), BatchNorm starts at γ = 1, β = 0, the classifier's weights
@@ -31,10 +32,12 @@ mod block;
 mod conv_bn_act;
 mod mbconv;
 mod net;
+mod network;
 pub mod parallel;
 mod params;
 mod precision;
 pub mod step;
+pub mod tree;
 
 pub use block::MobileInvertedBlock;
 pub use conv_bn_act::{ConvBnAct, ConvBnActConfig};
@@ -42,6 +45,7 @@ pub use mbconv::{MbConv, MbConvConfig};
 pub use net::{
     ProxylessNet, classifier, conv_layer, conv_layer_with, pool_and_classify, pytorch_default_init,
 };
+pub use network::Network;
 pub use params::{
     count_buffers, count_trainable, float_bits, settle_running_stats, weights_fingerprint,
 };

@@ -28,16 +28,18 @@
 mod error;
 mod files;
 mod state_dict;
+mod tree;
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use proxyless_nn::ProxylessNet;
-use proxyless_space::NetSpec;
+use proxyless_nn::{Network, ProxylessNet};
+use proxyless_space::{NetConfig, NetSpec};
 
 pub use error::{Error, Result};
 pub use files::{read_pth, read_safetensors, read_state_dict, write_safetensors};
 pub use state_dict::{StateDict, StoredTensor};
+pub use tree::{export_tree, import_tree};
 
 /// File name of the architecture in an export directory.
 pub const NET_CONFIG: &str = "net.config";
@@ -74,6 +76,14 @@ pub fn export(net: &ProxylessNet, spec: &NetSpec, dir: &Path) -> Result<Exported
 pub fn import(path: &Path, spec: &NetSpec, device: &Device) -> Result<ProxylessNet> {
     let sd = read_state_dict(path)?;
     sd.load_into(ProxylessNet::new(spec, device), &path.display().to_string())
+}
+
+/// [`import`] or [`import_tree`], as `config` says.
+pub fn import_network(path: &Path, config: &NetConfig, device: &Device) -> Result<Network> {
+    Ok(match config {
+        NetConfig::Mobile(spec) => Network::Mobile(import(path, spec, device)?),
+        NetConfig::Tree(tree) => Network::Tree(import_tree(path, tree, device)?),
+    })
 }
 
 #[cfg(test)]

@@ -97,10 +97,9 @@ impl SearchData {
     pub fn new(set: &Examples, config: &DataConfig, seed: u64) -> Result<Self> {
         let (train, holdout) = set.split_holdout(config.holdout, seed)?;
         let normalize = train.normalization(seed)?;
-        let augment = config.augment.then_some(Augment {
-            pad: (train.shape()[1] / 8).max(1),
-            flip: true,
-        });
+        let augment = config
+            .augment
+            .then_some(Augment::crop_and_flip((train.shape()[1] / 8).max(1)));
         Ok(Self {
             train: Loader::new(train, config.batch_size, normalize.clone())
                 .with_augment(augment)

@@ -34,6 +34,7 @@ mod divisible;
 mod error;
 mod net_config;
 mod net_spec;
+mod network;
 mod op;
 pub mod presets;
 mod space;
@@ -45,6 +46,7 @@ pub use cost::{CandidateCosts, ChoiceBlockCost, LayerCost, NetCost, SpaceSummary
 pub use divisible::make_divisible;
 pub use error::{Error, Result};
 pub use net_spec::{BlockOp, BlockSpec, BnSpec, ConvSpec, LinearSpec, NetSpec};
+pub use network::{NetConfig, TREE_NET_SIDE};
 pub use op::{MbConvOp, OpChoice};
 pub use space::{
     CandidateSpec, ChoiceBlock, FirstBlockSpec, HeadSpec, InputSpec, SearchSpace, StageSpec,

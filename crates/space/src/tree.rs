@@ -226,6 +226,69 @@ impl TreeNetConfig {
         serde_json::to_string_pretty(self).expect("a tree network serialises")
     }
 
+    /// The configuration as the official `PyramidTreeNet.build_from_config` builds it: the
+    /// `tree_node_config` settings written into each cell's first node and, with
+    /// `has_branch_bn` off, into every node below it; every residual block's `cell_drop_rate`
+    /// replaced by the network's schedule (`linear`: `2·l·rate / (L + 1)` for the `l`-th of `L`
+    /// blocks; any other scheme: `rate`; the network's rate absent: 0). `origin` names the file
+    /// in errors (a setting that does not fit a tree node).
+    pub fn as_built(&self, origin: &str) -> Result<Self> {
+        let mut built = self.clone();
+        let total = built.cells();
+        let rate = self
+            .cell_drop_rate
+            .as_ref()
+            .and_then(Number::as_f64)
+            .unwrap_or(0.0);
+        let linear = self.cell_drop_scheme.as_deref().unwrap_or("linear") == "linear";
+        let settings = self.tree_node_config.clone().unwrap_or_default();
+        let mut l = 0;
+        for (b, block) in built.blocks.iter_mut().enumerate() {
+            let TreeBlock::ResidualTreeBlock {
+                cell_drop_rate,
+                cell,
+                ..
+            } = block
+            else {
+                continue;
+            };
+            l += 1;
+            let scheduled = if linear {
+                2.0 * l as f64 * rate / (total + 1) as f64
+            } else {
+                rate
+            };
+            *cell_drop_rate = Number::from_f64(scheduled).unwrap_or_else(|| 0.into());
+            if settings.is_empty() {
+                continue;
+            }
+            if let Some(Some(first)) = cell.child_nodes.first_mut() {
+                let at = format!("blocks[{b}].cell.child_nodes[0]");
+                let mut below = settings.clone();
+                below.insert("has_branch_bn".into(), false.into());
+                let mut updated = update_node(first, &settings, origin, &at)?;
+                updated.child_nodes = std::mem::take(&mut updated.child_nodes)
+                    .into_iter()
+                    .map(|child| {
+                        child
+                            .map(|c| update_tree(&c, &below, origin, &at))
+                            .transpose()
+                    })
+                    .collect::<Result<_>>()?;
+                *first = updated;
+            }
+        }
+        Ok(built)
+    }
+
+    /// The residual tree blocks (cells) of the network.
+    pub fn cells(&self) -> usize {
+        self.blocks
+            .iter()
+            .filter(|b| matches!(b, TreeBlock::ResidualTreeBlock { .. }))
+            .count()
+    }
+
     /// Parameters and multiply-accumulates at `resolution` x `resolution` (RGB), with every
     /// layer's channels checked against what reaches it; `origin` names the file in errors.
     pub fn cost(&self, resolution: usize, origin: &str) -> Result<TreeNetCost> {
@@ -292,6 +355,44 @@ impl TreeNetConfig {
         count.layer(&self.classifier, features, "classifier")?;
         Ok(count.cost)
     }
+}
+
+/// `node` with `settings` written over its fields (the official `dict.update`).
+fn update_node(
+    node: &TreeNode,
+    settings: &serde_json::Map<String, serde_json::Value>,
+    origin: &str,
+    at: &str,
+) -> Result<TreeNode> {
+    let mut value = serde_json::to_value(node).expect("a tree node serialises");
+    let fields = value.as_object_mut().expect("a tree node is an object");
+    fields.extend(settings.clone());
+    serde_json::from_value(value).map_err(|e| {
+        Error::invalid(
+            origin,
+            format!("tree_node_config (applied to {at})"),
+            e.to_string(),
+        )
+    })
+}
+
+/// `node` and every node below it with `settings` written over their fields.
+fn update_tree(
+    node: &TreeNode,
+    settings: &serde_json::Map<String, serde_json::Value>,
+    origin: &str,
+    at: &str,
+) -> Result<TreeNode> {
+    let mut updated = update_node(node, settings, origin, at)?;
+    updated.child_nodes = std::mem::take(&mut updated.child_nodes)
+        .into_iter()
+        .map(|child| {
+            child
+                .map(|c| update_tree(&c, settings, origin, at))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    Ok(updated)
 }
 
 /// Channels and side of a square activation.
@@ -614,6 +715,62 @@ mod tests {
         let written: serde_json::Value = serde_json::from_str(&net.to_json_string()).unwrap();
         let read: serde_json::Value = serde_json::from_str(CIFAR).unwrap();
         assert_eq!(written, read);
+    }
+
+    #[test]
+    fn the_built_configuration_applies_the_node_settings_and_the_drop_schedule() {
+        let mut net = TreeNetConfig::from_json_str(CIFAR, "proxyless_cifar.json").unwrap();
+        let plain = net.as_built("n").unwrap();
+        assert!(plain.blocks.iter().all(|b| match b {
+            TreeBlock::ResidualTreeBlock { cell_drop_rate, .. } =>
+                cell_drop_rate.as_f64() == Some(0.0),
+            TreeBlock::TransitionBlock { .. } => true,
+        }));
+        net.cell_drop_rate = Some(Number::from_f64(0.2).unwrap());
+        net.tree_node_config = Some(
+            serde_json::json!({"path_drop_rate": 0.1, "has_branch_bn": true})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let built = net.as_built("n").unwrap();
+        let cells: Vec<(f64, &TreeNode)> = built
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                TreeBlock::ResidualTreeBlock {
+                    cell_drop_rate,
+                    cell,
+                    ..
+                } => Some((cell_drop_rate.as_f64().unwrap(), cell)),
+                TreeBlock::TransitionBlock { .. } => None,
+            })
+            .collect();
+        assert_eq!(cells.len(), 54);
+        // The official linear schedule: 2·l·rate / (L + 1), l from 1.
+        assert!((cells[0].0 - 2.0 * 0.2 / 55.0).abs() < 1e-12);
+        assert!((cells[53].0 - 2.0 * 54.0 * 0.2 / 55.0).abs() < 1e-12);
+        let (_, root) = cells[0];
+        // The root keeps its own settings; its first node takes them all, the nodes below it
+        // everything but the branch BatchNorms.
+        assert_eq!(root.path_drop_rate.as_f64(), Some(0.0));
+        let first = root.child_nodes[0].as_ref().unwrap();
+        assert!(first.has_branch_bn);
+        assert_eq!(first.path_drop_rate.as_f64(), Some(0.1));
+        let second = first.child_nodes[1].as_ref().unwrap();
+        let leaf = second.child_nodes[0].as_ref().unwrap();
+        for node in [second, leaf] {
+            assert!(!node.has_branch_bn);
+            assert_eq!(node.path_drop_rate.as_f64(), Some(0.1));
+        }
+        net.tree_node_config = Some(
+            serde_json::json!({"has_branch_bn": "yes"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let err = net.as_built("n.json").unwrap_err().to_string();
+        assert!(err.contains("tree_node_config"), "{err}");
     }
 
     #[test]

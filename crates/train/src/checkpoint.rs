@@ -17,8 +17,8 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_data::synthetic::SyntheticConfig;
 use proxyless_data::{DatasetKind, FolderOptions, LoadOptions, Normalize};
-use proxyless_nn::ProxylessNet;
-use proxyless_space::NetSpec;
+use proxyless_nn::{Network, ProxylessNet, tree::TreeNet};
+use proxyless_space::NetConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -130,8 +130,8 @@ impl TrainState {
 pub struct Checkpoint {
     /// Its directory.
     pub dir: PathBuf,
-    /// The network.
-    pub spec: NetSpec,
+    /// The network's configuration.
+    pub spec: NetConfig,
     /// Its state.
     pub state: TrainState,
 }
@@ -175,21 +175,36 @@ impl Checkpoint {
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::file(&state_path, e))?;
         let state: TrainState = serde_json::from_str(&text)
             .map_err(|e| Error::file(&state_path, format!("not a training state: {e}")))?;
-        let spec = NetSpec::from_net_config_file(dir.join(NET_CONFIG))?;
+        let spec = NetConfig::from_file(dir.join(NET_CONFIG))?;
         Ok(Self { dir, spec, state })
     }
 
     /// The network with the checkpoint's weights, on `device`.
-    pub fn load_net(&self, device: &Device) -> Result<ProxylessNet> {
+    /// (The file holds the record of the network itself, `ProxylessNet` or `TreeNet`, so
+    /// checkpoints of MBConv nets read as they always have.)
+    pub fn load_net(&self, device: &Device) -> Result<Network> {
         let path = self.dir.join(MODEL);
-        ProxylessNet::new(&self.spec, device)
-            .try_load_file(&path)
-            .map_err(|e| {
-                Error::file(
-                    &path,
-                    format!("cannot load the network (a checkpoint of another net.config?): {e}"),
+        let failed = |e| {
+            Error::file(
+                &path,
+                format!("cannot load the network (a checkpoint of another net.config?): {e}"),
+            )
+        };
+        Ok(match &self.spec {
+            NetConfig::Mobile(spec) => Network::Mobile(
+                ProxylessNet::new(spec, device)
+                    .try_load_file(&path)
+                    .map_err(failed)?,
+            ),
+            NetConfig::Tree(config) => {
+                let origin = self.dir.join(NET_CONFIG).display().to_string();
+                Network::Tree(
+                    TreeNet::new(config, &origin, device)?
+                        .try_load_file(&path)
+                        .map_err(failed)?,
                 )
-            })
+            }
+        })
     }
 
     /// Loads the optimiser state into `optim`.
@@ -204,8 +219,8 @@ impl Checkpoint {
     /// `-step-S` for one taken inside an epoch) and keeps the newest `keep`.
     pub fn save(
         train_dir: &Path,
-        spec: &NetSpec,
-        net: &ProxylessNet,
+        spec: &NetConfig,
+        net: &Network,
         optim: &ModuleOptimizer,
         state: &TrainState,
         keep: usize,
@@ -228,8 +243,8 @@ impl Checkpoint {
     /// resuming.
     pub fn write(
         dir: &Path,
-        spec: &NetSpec,
-        net: &ProxylessNet,
+        spec: &NetConfig,
+        net: &Network,
         optim: Option<&ModuleOptimizer>,
         state: &TrainState,
     ) -> Result<()> {
@@ -239,9 +254,11 @@ impl Checkpoint {
         state.weights_fingerprint = Some(proxyless_nn::weights_fingerprint(net));
         write_checkpoint(dir, |tmp| {
             let file = |name: &str| tmp.join(name).display().to_string();
-            net.clone()
-                .save_file(tmp.join(MODEL))
-                .map_err(|e| format!("{}: {e}", file(MODEL)))?;
+            match net {
+                Network::Mobile(net) => net.clone().save_file(tmp.join(MODEL)),
+                Network::Tree(net) => net.clone().save_file(tmp.join(MODEL)),
+            }
+            .map_err(|e| format!("{}: {e}", file(MODEL)))?;
             if let Some(optim) = optim {
                 optim
                     .save(tmp.join(OPTIMIZER))
@@ -249,7 +266,7 @@ impl Checkpoint {
             }
             let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
             write_atomic(&tmp.join(STATE), &json).map_err(|e| format!("{}: {e}", file(STATE)))?;
-            write_atomic(&tmp.join(NET_CONFIG), spec.to_net_config_json().as_bytes())
+            write_atomic(&tmp.join(NET_CONFIG), spec.to_json().as_bytes())
                 .map_err(|e| format!("{}: {e}", file(NET_CONFIG)))
         })
         .map_err(|e| Error::file(dir, e))

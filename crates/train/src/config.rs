@@ -93,6 +93,10 @@ pub struct TrainDataConfig {
     /// Random crops and flips on training images.
     #[serde(default = "yes")]
     pub augment: bool,
+    /// Cutout on training images (with `augment`): the side of the square cut out of each
+    /// image, set to the mean (0: none; 16 is the usual one for CIFAR-10 at 32x32).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cutout: usize,
     /// Side that image folders are resized to.
     #[serde(default = "default_resolution")]
     pub resolution: usize,
@@ -143,6 +147,10 @@ impl Default for OptimConfig {
             precision: Precision::F32,
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn yes() -> bool {

@@ -5,7 +5,7 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::tensor::DType;
 use proxyless_data::{Batch, Loader};
-use proxyless_nn::ProxylessNet;
+use proxyless_nn::Network;
 use proxyless_nn::parallel::{Shard, descend_sharded, shard_ranges};
 use proxyless_nn::step::{PendingStats, read_stats};
 use proxyless_plumbing::EpochTotals;
@@ -116,12 +116,12 @@ fn bytes_packed_in_words(bytes: &[u8], device: &Device) -> Tensor<1, Int> {
 /// optimiser step at `lr`, on one shard per device (data parallel when there are several:
 /// [`descend_sharded`]).
 pub fn train_step(
-    net: ProxylessNet,
+    net: Network,
     optim: &mut ModuleOptimizer,
     lr: f64,
     shards: Vec<Shard>,
     label_smoothing: f32,
-) -> (ProxylessNet, PendingStats) {
+) -> (Network, PendingStats) {
     descend_sharded(net, optim, lr, shards, label_smoothing, |net, x| {
         net.forward(x)
     })
@@ -131,7 +131,7 @@ pub fn train_step(
 /// every batch of `loader`, on `device` (an autodiff device is stripped). `on_batch` is
 /// called after each batch, for progress. An image that cannot be read is an error.
 pub fn evaluate(
-    net: &ProxylessNet,
+    net: &Network,
     loader: &Loader,
     device: &Device,
     classes: usize,

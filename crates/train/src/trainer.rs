@@ -10,11 +10,11 @@ use burn::prelude::*;
 use proxyless_data::{
     Augment, DatasetKind, Examples, LoadOptions, Loader, Normalize, Split, synthetic,
 };
-use proxyless_nn::ProxylessNet;
+use proxyless_nn::Network;
 use proxyless_nn::parallel::seed_devices;
 use proxyless_nn::step::PendingStats;
 use proxyless_report::charts::{Series, line_chart};
-use proxyless_space::NetSpec;
+use proxyless_space::NetConfig;
 use serde_json::json;
 use tracing::info;
 
@@ -35,13 +35,13 @@ const METRICS: &str = "metrics.jsonl";
 pub struct Trainer {
     dir: PathBuf,
     config: TrainConfig,
-    spec: NetSpec,
+    spec: NetConfig,
     device: Device,
     /// The devices of a data-parallel run, `device` first; `[device]` otherwise.
     devices: Vec<Device>,
     progress: Progress,
     resume_from: Option<Checkpoint>,
-    initial: Option<ProxylessNet>,
+    initial: Option<Network>,
     stop_after: Option<usize>,
 }
 
@@ -102,10 +102,11 @@ fn seed_for(seed: u64, epoch: usize, purpose: u64) -> u64 {
 }
 
 impl Trainer {
-    /// Prepares a new run of `spec` in `dir` (created; an existing non-empty directory is
-    /// refused) on `device` (made an autodiff device if it is not one).
+    /// Prepares a new run of `spec` (an MBConv [`NetSpec`](proxyless_space::NetSpec) or any
+    /// [`NetConfig`]) in `dir` (created; an existing non-empty directory is refused) on
+    /// `device` (made an autodiff device if it is not one).
     pub fn new(
-        spec: NetSpec,
+        spec: impl Into<NetConfig>,
         mut config: TrainConfig,
         dir: &Path,
         device: &Device,
@@ -113,18 +114,26 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate("train configuration")?;
         check_precision(&config, device)?;
-        let mut spec = spec;
+        let mut spec = spec.into();
         if let Some(rate) = config.optim.dropout {
-            spec.classifier.dropout = rate;
+            spec.set_classifier_dropout(rate);
         }
-        config.optim.dropout = Some(spec.classifier.dropout);
+        config.optim.dropout = Some(spec.classifier_dropout());
+        if let Some(side) = spec.required_side()
+            && config.data.resolution != side
+        {
+            return Err(Error::config(
+                "data.resolution",
+                format!(
+                    "{}: this network takes {side}x{side} images",
+                    config.data.resolution
+                ),
+            ));
+        }
         proxyless_plumbing::files::create_run_dir(dir, "checkpoints")
             .map_err(|e| Error::file(dir, e))?;
         write(&dir.join("train.toml"), config.to_toml_string().as_bytes())?;
-        write(
-            &dir.join("net.config"),
-            spec.to_net_config_json().as_bytes(),
-        )?;
+        write(&dir.join("net.config"), spec.to_json().as_bytes())?;
         info!(dir = %dir.display(), "training created");
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -148,7 +157,7 @@ impl Trainer {
             config.validate("arguments")?;
         }
         check_precision(&config, device)?;
-        let spec = NetSpec::from_net_config_file(dir.join("net.config"))?;
+        let spec = NetConfig::from_file(dir.join("net.config"))?;
         let resume_from = match Checkpoint::open(dir) {
             Ok(c) => Some(c),
             Err(_) if !dir.join("checkpoints").is_dir() => {
@@ -172,8 +181,8 @@ impl Trainer {
     /// Starts from `net`'s weights instead of a fresh initialisation (fine-tuning): a
     /// network of the same `net.config` on the training device's backend (plain or
     /// autodiff), for example imported from PyTorch. Ignored when resuming.
-    pub fn with_initial_weights(mut self, net: ProxylessNet) -> Self {
-        self.initial = Some(net);
+    pub fn with_initial_weights(mut self, net: impl Into<Network>) -> Self {
+        self.initial = Some(net.into());
         self
     }
 
@@ -247,8 +256,8 @@ impl Trainer {
         let data = &self.config.data;
         let image_shape = train.shape();
         let augment = data.augment.then_some(Augment {
-            pad: (image_shape[1] / 8).max(1),
-            flip: true,
+            cutout: data.cutout,
+            ..Augment::crop_and_flip((image_shape[1] / 8).max(1))
         });
         let dataset = train.name().to_string();
         let train = Loader::new(train, data.batch_size, normalize.clone())
@@ -289,7 +298,7 @@ impl Trainer {
         normalize: &Normalize,
         dataset: &str,
         image_shape: [usize; 3],
-    ) -> Result<(ProxylessNet, TrainState)> {
+    ) -> Result<(Network, TrainState)> {
         if let Some(c) = &self.resume_from {
             return Ok((c.load_net(&self.device)?, c.state.clone()));
         }
@@ -318,9 +327,12 @@ impl Trainer {
         let net = match self.initial.clone() {
             // A network on a plain device (as imported or evaluated) becomes trainable with
             // `train()`; one on the autodiff device already is.
-            Some(net) if net.first_conv.conv.weight.val().device().is_autodiff() => net,
+            Some(net) if net.device().is_autodiff() => net,
             Some(net) => net.train(),
-            None => ProxylessNet::new(&self.spec, &self.device),
+            None => {
+                let origin = self.dir.join("net.config").display().to_string();
+                Network::new(&self.spec, &origin, &self.device)?
+            }
         };
         Ok((net, state))
     }
@@ -329,12 +341,12 @@ impl Trainer {
     /// configured; a loss that is not finite stops the run.
     fn train_epoch(
         &self,
-        mut net: ProxylessNet,
+        mut net: Network,
         optim: &mut ModuleOptimizer,
         data: &RunData,
         state: &mut TrainState,
         epoch: usize,
-    ) -> Result<(ProxylessNet, EpochTotals)> {
+    ) -> Result<(Network, EpochTotals)> {
         let mut totals = state.within_epoch.take().unwrap_or_default();
         let first = totals.steps;
         let bar = self.progress.epoch(
@@ -387,12 +399,7 @@ impl Trainer {
     }
 
     /// Saves `state` as a checkpoint with the network, the optimiser and the metrics' length.
-    fn save(
-        &self,
-        net: &ProxylessNet,
-        optim: &ModuleOptimizer,
-        state: &TrainState,
-    ) -> Result<PathBuf> {
+    fn save(&self, net: &Network, optim: &ModuleOptimizer, state: &TrainState) -> Result<PathBuf> {
         let mut state = state.clone();
         state.logs = Some(LogLengths::measure(&self.dir, &[METRICS]));
         let keep = self.config.checkpoint.keep;
@@ -403,7 +410,7 @@ impl Trainer {
     /// returned), the curves redrawn.
     fn finish_epoch(
         &self,
-        net: &ProxylessNet,
+        net: &Network,
         optim: &ModuleOptimizer,
         data: &RunData,
         state: &mut TrainState,
@@ -502,7 +509,7 @@ fn check_precision(config: &TrainConfig, device: &Device) -> Result<()> {
 }
 
 /// Reads the training and test splits and checks them against the network.
-pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(Examples, Examples)> {
+pub fn load_data(config: &TrainConfig, spec: &NetConfig) -> Result<(Examples, Examples)> {
     let data = &config.data;
     let options = LoadOptions {
         resolution: data.resolution,
@@ -527,6 +534,18 @@ pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(Examples, Exam
         test = test.sample(n, config.seed);
     }
     for set in [&train, &test] {
+        if let Some(side) = spec.required_side()
+            && set.shape()[1..] != [side, side]
+        {
+            let [_, h, w] = set.shape();
+            return Err(Error::config(
+                "data",
+                format!(
+                    "{} has {h}x{w} images, the network takes {side}x{side}",
+                    set.name()
+                ),
+            ));
+        }
         if set.shape()[0] != spec.input_channels() {
             return Err(Error::config(
                 "data",
@@ -553,8 +572,10 @@ pub fn load_data(config: &TrainConfig, spec: &NetSpec) -> Result<(Examples, Exam
     Ok((train, test))
 }
 
-/// Ids of BatchNorm's γ and β, which the recipe exempts from weight decay.
-pub fn batch_norm_ids(net: &ProxylessNet) -> Vec<ParamId> {
+/// Ids of BatchNorm's γ and β (every tensor under a module whose name contains `bn`, as the
+/// official `no_decay_keys`: `bn`, `final_bn`, `branch_bns`), which the recipe exempts from
+/// weight decay.
+pub fn batch_norm_ids<M: Module>(net: &M) -> Vec<ParamId> {
     #[derive(Default)]
     struct Collect {
         path: Vec<String>,
@@ -568,7 +589,7 @@ pub fn batch_norm_ids(net: &ProxylessNet) -> Vec<ParamId> {
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if self.path.iter().any(|p| p == "bn") {
+            if self.path.iter().any(|p| p.contains("bn")) {
                 self.ids.push(param.id);
             }
         }
@@ -610,7 +631,8 @@ fn draw_curves(dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::config::{Precision, TrainConfig};
-    use proxyless_space::{Architecture, presets};
+    use proxyless_nn::ProxylessNet;
+    use proxyless_space::{Architecture, NetSpec, presets};
 
     fn tiny_setup() -> (NetSpec, TrainConfig) {
         let space = presets::load("fmnist").unwrap();

@@ -7,7 +7,8 @@ use anyhow::{Result, bail, ensure};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Args;
-use proxyless_nn::{ProxylessNet, count_buffers, count_trainable};
+use proxyless_nn::{Network, count_buffers, count_trainable};
+use proxyless_space::{NetConfig, TREE_NET_SIDE};
 
 use crate::backend::Backend;
 use crate::description::{self, Description};
@@ -15,7 +16,7 @@ use crate::description::{self, Description};
 /// Build the network on a backend, check its parameter count and run a forward pass.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A net.config JSON or an architecture (JSON or text).
+    /// A net.config JSON (either kind) or an architecture (JSON or text).
     pub file: String,
     /// The space of an architecture in text form (preset name or .toml file).
     #[arg(long)]
@@ -35,20 +36,30 @@ pub fn run(args: &CheckArgs, backend: Backend) -> Result<()> {
         .resolution
         .unwrap_or_else(|| description.default_resolution());
     let refusal = description.not_buildable();
-    let Description::Net { spec, .. } = description else {
-        bail!("{}: {}", args.file, refusal.unwrap_or_default());
+    let (spec, params, buffers) = match description {
+        Description::Net { spec, .. } => {
+            let cost = spec.cost(resolution)?;
+            (NetConfig::Mobile(spec), cost.params, cost.buffers)
+        }
+        Description::TreeNet(net) => {
+            ensure!(
+                resolution == TREE_NET_SIDE,
+                "--resolution {resolution}: a PyramidTreeNet takes {TREE_NET_SIDE}x{TREE_NET_SIDE} \
+                 images only (its classifier reads the flattened features)"
+            );
+            let cost = net.cost(resolution, &args.file)?;
+            (NetConfig::Tree(net), cost.params, cost.buffers)
+        }
+        Description::Space(_) => bail!("{}: {}", args.file, refusal.unwrap_or_default()),
     };
     ensure!(args.batch > 0, "--batch: expected at least 1 image, got 0");
-    let cost = spec.cost(resolution)?;
     let device = backend.device()?;
-    let net = ProxylessNet::new(&spec, &device);
-    let (trainable, buffers) = (count_trainable(&net), count_buffers(&net));
+    let net = Network::new(&spec, &args.file, &device)?;
+    let (trainable, buffer_values) = (count_trainable(&net), count_buffers(&net));
     ensure!(
-        trainable == cost.params && buffers == cost.buffers,
-        "the built network holds {trainable} parameters and {buffers} buffer values, \
-         its description {} and {}",
-        cost.params,
-        cost.buffers
+        trainable == params && buffer_values == buffers,
+        "the built network holds {trainable} parameters and {buffer_values} buffer values, \
+         its description {params} and {buffers}"
     );
     let shape = [args.batch, spec.input_channels(), resolution, resolution];
     let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);

@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use proxyless_nn::ProxylessNet;
+use proxyless_nn::{Network, ProxylessNet};
 use proxyless_onnx::{OnnxOptions, runtime};
 use proxyless_plumbing::Progress;
 use proxyless_profiler::{ProfileSettings, measure_forward};
 use proxyless_pytorch::StateDict;
-use proxyless_space::NetSpec;
+use proxyless_space::{NetConfig, NetSpec};
 use proxyless_train::Checkpoint;
 
 use crate::backend::Backend;
@@ -166,13 +166,21 @@ fn open(path: &Path, resolution: Option<usize>, device: &Device) -> Result<Deplo
         });
     }
     let checkpoint = Checkpoint::open(path)?;
-    let net = checkpoint.load_net(device)?;
+    let (NetConfig::Mobile(spec), Network::Mobile(net)) =
+        (checkpoint.spec.clone(), checkpoint.load_net(device)?)
+    else {
+        bail!(
+            "{}: a PyramidTreeNet checkpoint; deploy-bench compares MBConv networks \
+             (ProxylessNASNets) through ONNX, which covers those only",
+            path.display()
+        );
+    };
     Ok(Deployed {
         name,
         folded: net.clone().fold_batch_norm(),
         net,
         resolution: resolution.unwrap_or(checkpoint.state.image_shape[1]),
-        spec: checkpoint.spec,
+        spec,
     })
 }
 

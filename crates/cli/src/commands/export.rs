@@ -10,7 +10,10 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Args;
+use proxyless_nn::Network;
+use proxyless_nn::tree::TreeNet;
 use proxyless_profiler::{ProfileSettings, measure_forward};
+use proxyless_space::NetConfig;
 use proxyless_train::Checkpoint;
 
 use crate::backend::Backend;
@@ -53,16 +56,12 @@ fn resize_rule(test_crop: f64) -> String {
     }
 }
 
-/// Runs `export` on `backend`.
-pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
-    let device = backend.device()?;
-    let checkpoint = Checkpoint::open(&args.checkpoint)?;
-    let spec = &checkpoint.spec;
-    let net = checkpoint.load_net(&device)?;
+/// What `predict` and users need to feed the exported network: input shape, normalisation,
+/// resizing, the data set and its class names.
+fn preprocessing(checkpoint: &Checkpoint, resolution: usize) -> serde_json::Value {
     let state = &checkpoint.state;
-    let [channels, side, _] = state.image_shape;
-    let resolution = args.resolution.unwrap_or(side);
-    let preprocessing = serde_json::json!({
+    let channels = state.image_shape[0];
+    serde_json::json!({
         "input": [channels, resolution, resolution],
         "scale": "pixels / 255",
         "mean": state.mean,
@@ -71,7 +70,60 @@ pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
         "test_crop": state.test_crop(),
         "trained_on": state.dataset,
         "class_names": state.class_names(),
-    });
+    })
+}
+
+/// `export` of a `PyramidTreeNet` checkpoint: the PyTorch files and the preprocessing (the
+/// ONNX writer and BatchNorm folding cover MBConv networks only).
+fn export_tree_net(args: &ExportArgs, checkpoint: &Checkpoint, net: &TreeNet) -> Result<()> {
+    let NetConfig::Tree(config) = &checkpoint.spec else {
+        unreachable!("a tree network comes from a tree net.config");
+    };
+    ensure!(
+        args.format.contains(&ExportFormat::Pytorch),
+        "{}: a PyramidTreeNet exports for PyTorch (--format pytorch); the ONNX writer covers \
+         MBConv networks (ProxylessNASNets) only",
+        checkpoint.dir.display()
+    );
+    let side = checkpoint.state.image_shape[1];
+    ensure!(
+        args.resolution.is_none_or(|r| r == side),
+        "--resolution: a PyramidTreeNet takes {side}x{side} images only"
+    );
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    let exported = proxyless_pytorch::export_tree(net, config, &args.out)?;
+    write_atomic(
+        &args.out.join("preprocessing.json"),
+        serde_json::to_string_pretty(&preprocessing(checkpoint, side))?.as_bytes(),
+    )?;
+    println!("net.config: {}", exported.net_config.display());
+    println!(
+        "weights (PyTorch state dict): {}",
+        exported.weights.display()
+    );
+    if args.format.contains(&ExportFormat::Onnx) {
+        println!("ONNX: not written (the ONNX writer covers MBConv networks only)");
+    }
+    Ok(())
+}
+
+/// Runs `export` on `backend`.
+pub fn run(args: &ExportArgs, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
+    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+    let net = match checkpoint.load_net(&device)? {
+        Network::Mobile(net) => net,
+        Network::Tree(net) => return export_tree_net(args, &checkpoint, &net),
+    };
+    let spec = checkpoint
+        .spec
+        .mobile()
+        .expect("the checkpoint of an MBConv network");
+    let state = &checkpoint.state;
+    let [channels, side, _] = state.image_shape;
+    let resolution = args.resolution.unwrap_or(side);
+    let preprocessing = preprocessing(&checkpoint, resolution);
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
     let pytorch = args

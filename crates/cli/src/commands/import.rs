@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, ensure};
 use clap::Args;
 use proxyless_data::DatasetKind;
-use proxyless_space::NetSpec;
+use proxyless_space::NetConfig;
 use proxyless_train::{Checkpoint, TrainState};
 
 use crate::backend::Backend;
@@ -49,9 +49,15 @@ pub struct ImportArgs {
 /// Runs `import` on `backend`.
 pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
     let device = backend.device()?;
-    let spec = NetSpec::from_net_config_file(&args.net_config)?;
+    let spec = NetConfig::from_file(&args.net_config)?;
     let channels = spec.input_channels();
-    let net = proxyless_pytorch::import(&args.weights, &spec, &device)?;
+    let resolution = spec.required_side().unwrap_or(args.resolution);
+    ensure!(
+        args.resolution == 224 || args.resolution == resolution,
+        "--resolution {}: this network takes {resolution}x{resolution} images only",
+        args.resolution
+    );
+    let net = proxyless_pytorch::import_network(&args.weights, &spec, &device)?;
     let (mean, std) = match channels {
         3 => (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
         c => (vec![0.5; c], vec![0.5; c]),
@@ -76,7 +82,7 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         synthetic_per_class: None,
         seed: 0,
         test_limit: None,
-        image_shape: [channels, args.resolution, args.resolution],
+        image_shape: [channels, resolution, resolution],
         class_names: match args.dataset {
             Some(kind) => proxyless_data::class_names(kind.into(), args.data.as_deref())?,
             None => None,
@@ -93,11 +99,14 @@ pub fn run(args: &ImportArgs, backend: Backend) -> Result<()> {
         weights_fingerprint: None,
     };
     Checkpoint::write(&args.out, &spec, &net, None, &state)?;
+    let blocks = match &spec {
+        NetConfig::Mobile(spec) => spec.blocks.len(),
+        NetConfig::Tree(net) => net.blocks.len(),
+    };
     println!(
-        "imported {} into {} ({} blocks)",
+        "imported {} into {} ({blocks} blocks)",
         args.weights.display(),
         args.out.display(),
-        spec.blocks.len()
     );
     Ok(())
 }

@@ -10,9 +10,9 @@ use burn::prelude::*;
 use clap::Args;
 use proxyless_data::folder::decode_image;
 use proxyless_data::{Examples, LoadOptions, Normalize, Split};
-use proxyless_nn::ProxylessNet;
+use proxyless_nn::Network;
 use proxyless_plumbing::progress::Progress;
-use proxyless_space::NetSpec;
+use proxyless_space::NetConfig;
 use proxyless_train::Checkpoint;
 
 use crate::backend::Backend;
@@ -41,7 +41,7 @@ pub struct PredictArgs {
 
 /// A network with what it needs to read an image.
 struct Classifier {
-    net: ProxylessNet,
+    net: Network,
     channels: usize,
     resolution: usize,
     /// The test-time crop fraction its images are read with.
@@ -216,8 +216,9 @@ fn open_export(dir: &Path, preprocessing: &Path, device: &Device) -> Result<Clas
         "{}: `mean` and `std` need {channels} values (the input's channels)",
         preprocessing.display()
     );
-    let spec = NetSpec::from_net_config_file(dir.join(proxyless_pytorch::NET_CONFIG))?;
-    let net = proxyless_pytorch::import(&dir.join(proxyless_pytorch::WEIGHTS), &spec, device)?;
+    let config = NetConfig::from_file(dir.join(proxyless_pytorch::NET_CONFIG))?;
+    let weights = dir.join(proxyless_pytorch::WEIGHTS);
+    let net = proxyless_pytorch::import_network(&weights, &config, device)?;
     Ok(Classifier {
         net,
         channels,

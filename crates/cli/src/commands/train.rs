@@ -8,7 +8,7 @@ use proxyless_data::{DatasetKind, FolderOptions};
 use proxyless_nn::Precision;
 use proxyless_rundir::RunFiles;
 use proxyless_search::SearchConfig;
-use proxyless_space::{NetSpec, presets};
+use proxyless_space::{NetConfig, NetSpec, presets};
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
 
 use crate::backend::Backend;
@@ -145,7 +145,7 @@ impl From<Precision> for PrecisionArg {
 
 /// Where the network to train came from.
 struct Source {
-    spec: NetSpec,
+    spec: NetConfig,
     /// The input side of the network's space, when known.
     resolution: Option<usize>,
     /// A search run's data set, directory, input side and how it read image folders.
@@ -254,13 +254,16 @@ fn source(args: &TrainArgs) -> Result<Source> {
     let description = description::read(&target.display().to_string(), args.space.as_deref())?;
     let resolution = description.default_resolution();
     let refusal = description.not_buildable();
-    let Description::Net { spec, arch, .. } = description else {
-        bail!("{}: {}", target.display(), refusal.unwrap_or_default());
+    let (spec, resolution) = match description {
+        // An architecture knows its space's input side; a net.config does not.
+        Description::Net { spec, arch, .. } => (spec.into(), arch.is_some().then_some(resolution)),
+        // A tree network takes CIFAR-10's 32x32 images only.
+        Description::TreeNet(net) => (net.into(), Some(resolution)),
+        Description::Space(_) => bail!("{}: {}", target.display(), refusal.unwrap_or_default()),
     };
     Ok(Source {
         spec,
-        // An architecture knows its space's input side; a net.config does not.
-        resolution: arch.is_some().then_some(resolution),
+        resolution,
         data: None,
         label: target.display().to_string(),
     })
@@ -287,7 +290,7 @@ fn search_run(dir: &Path) -> Result<Source> {
         .input
         .resolution;
     Ok(Source {
-        spec,
+        spec: spec.into(),
         resolution: Some(resolution),
         data: Some((
             config.data.dataset,
