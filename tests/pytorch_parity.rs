@@ -13,7 +13,7 @@ use burn::tensor::Distribution;
 use proxyless_nn::ProxylessNet;
 use proxyless_nn::tree::TreeNet;
 use proxyless_pytorch::{StateDict, StoredTensor, read_safetensors, write_safetensors};
-use proxyless_space::{NetSpec, TreeNetConfig};
+use proxyless_space::{EdgeOp, NetSpec, TreeNetConfig, TreeSpace};
 use proxyless_tests::{
     OFFICIAL_NETS, assert_close, official_net_path, randomise_batch_norms, repo_root,
 };
@@ -162,7 +162,30 @@ fn tree_nets() -> Vec<(&'static str, TreeNetConfig, usize)> {
                 .unwrap(),
             32,
         ),
+        (
+            "a compact-space network with Zero edges",
+            compact_with_zeros(),
+            32,
+        ),
     ]
+}
+
+/// An architecture of the `cifar-tree-compact` space: Zero on every leaf edge of the first
+/// cell, the other edges cycling through the candidates.
+fn compact_with_zeros() -> TreeNetConfig {
+    let space = TreeSpace::preset("cifar-tree-compact").unwrap();
+    let choices: Vec<usize> = space
+        .choices()
+        .iter()
+        .enumerate()
+        .map(
+            |(i, c)| match c.candidates.iter().position(|&op| op == EdgeOp::Zero) {
+                Some(zero) if c.cell == 0 => zero,
+                _ => i % c.candidates.len(),
+            },
+        )
+        .collect();
+    space.net_config(&choices, "compact").unwrap()
 }
 
 #[test]

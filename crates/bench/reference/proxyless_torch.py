@@ -118,6 +118,22 @@ def channel_shuffle(x, groups):
     return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+class ZeroLayer(nn.Module):
+    """Zeros of the input's channels, the side divided by the stride."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.stride = c["stride"]
+
+    def forward(self, x):
+        n, ch, h, w = x.shape
+        return x.new_zeros(n, ch, h // self.stride, w // self.stride)
+
+
+def tree_layer(c):
+    return ZeroLayer(c) if c["name"] == "ZeroLayer" else TreeLayer(c)
+
+
 class TreeLayer(nn.Module):
     """A ConvLayer, DepthConvLayer, PoolingLayer, IdentityLayer or LinearLayer: dropout and the
     weight op, BatchNorm and activation in the layer's ops order."""
@@ -194,7 +210,7 @@ class TreeNode(nn.Module):
         out_dims = parts(c["out_channels"], n) if self.merge == "concat" else [c["out_channels"]] * n
         self.out_dims = out_dims
         self.drop = float(c["path_drop_rate"])
-        self.edges = nn.ModuleList([TreeLayer(e) if e else None for e in c["edges"]])
+        self.edges = nn.ModuleList([tree_layer(e) if e else None for e in c["edges"]])
         self.child_nodes = nn.ModuleList([TreeNode(k) if k else None for k in c["child_nodes"]])
         bns = [nn.BatchNorm2d(d) if c["has_branch_bn"] else None for d in out_dims]
         self.branch_bns = nn.ModuleList(bns)

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use proxyless_rundir::RunFiles;
-use proxyless_space::{Architecture, NetSpec, SearchSpace, TreeNetConfig, presets};
+use proxyless_space::{
+    Architecture, NetSpec, SearchSpace, TREE_PRESETS, TreeNetConfig, TreeSpace, presets,
+};
 
 /// A file (or preset name) given on the command line, read and recognised.
 pub enum Description {
@@ -23,6 +25,8 @@ pub enum Description {
     },
     /// The paper's CIFAR-10 network format (`PyramidTreeNet`): read, checked and counted.
     TreeNet(TreeNetConfig),
+    /// A tree-cell search space (TOML with a `[cell]` table, or a tree preset name).
+    TreeSpace(TreeSpace),
 }
 
 impl Description {
@@ -30,7 +34,7 @@ impl Description {
     /// network it can build.
     pub fn not_buildable(&self) -> Option<&'static str> {
         match self {
-            Description::Space(_) => {
+            Description::Space(_) | Description::TreeSpace(_) => {
                 Some("a space has no single network; give an architecture or a net.config")
             }
             Description::TreeNet(_) => Some(
@@ -50,6 +54,7 @@ impl Description {
             Description::Space(space) => space.input.resolution,
             // CIFAR-10's side, the only input the format was released for.
             Description::TreeNet(_) => 32,
+            Description::TreeSpace(space) => space.input.resolution,
             Description::Net {
                 arch: Some((_, space)),
                 ..
@@ -79,14 +84,23 @@ pub fn read(target: &str, space: Option<&str>) -> Result<Description> {
         if presets::toml(target).is_some() {
             return Ok(Description::Space(presets::load(target)?));
         }
+        if let Some(space) = TreeSpace::preset(target) {
+            return Ok(Description::TreeSpace(space));
+        }
         bail!(
-            "{target}: no such file (and not a preset space: {})",
-            presets::NAMES.join(", ")
+            "{target}: no such file (and not a preset space: {}, {})",
+            presets::NAMES.join(", "),
+            TREE_PRESETS.join(", ")
         );
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {target}"))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if extension == "toml" {
+        if toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cell")) {
+            return Ok(Description::TreeSpace(TreeSpace::from_toml_str(
+                &text, target,
+            )?));
+        }
         return Ok(Description::Space(SearchSpace::from_toml_str(
             &text, target,
         )?));

@@ -43,6 +43,22 @@ fn info_reads_and_counts_the_papers_cifar_tree_network() {
 }
 
 #[test]
+fn info_on_a_tree_space_reports_its_cells_and_sizes() {
+    let json: serde_json::Value =
+        serde_json::from_str(&success(&["info", "cifar-tree", "--json"])).unwrap();
+    assert_eq!(json["kind"], "tree space");
+    assert_eq!(json["cells"], 54);
+    assert_eq!(json["searched_edges"], 648);
+    // The paper's 5.7M network lies between the space's cheapest and dearest.
+    let params = &json["params_range"];
+    assert!(params[0].as_u64().unwrap() < 5_731_530 && 5_731_530 < params[1].as_u64().unwrap());
+    let text = success(&["info", &repo_file("configs/spaces/cifar-tree-compact.toml")]);
+    assert!(text.contains("36 in all"), "{text}");
+    assert!(text.contains("zero"), "{text}");
+    failure(&["check", "cifar-tree"], &["a space has no single network"]);
+}
+
+#[test]
 fn info_on_a_space_reports_its_size_and_supernet() {
     let json: serde_json::Value =
         serde_json::from_str(&success(&["info", "imagenet", "--json"])).unwrap();

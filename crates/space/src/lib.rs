@@ -39,6 +39,7 @@ mod op;
 pub mod presets;
 mod space;
 mod tree;
+mod tree_space;
 
 pub use arch::Architecture;
 pub use band::BandSampler;
@@ -53,6 +54,9 @@ pub use space::{
     StemSpec, ZeroRule,
 };
 pub use tree::{ConvFields, Layer, LayerBase, TreeBlock, TreeNetConfig, TreeNetCost, TreeNode};
+pub use tree_space::{
+    Backbone, CellSpec, EdgeOp, TREE_PRESETS, TreeChoice, TreeInput, TreeSpace, TreeSpaceSummary,
+};
 
 /// Spatial size after a convolution with padding `kernel / 2` (odd kernels), as PyTorch computes it.
 pub fn conv_output_size(input: usize, kernel: usize, stride: usize) -> usize {

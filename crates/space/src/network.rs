@@ -73,6 +73,7 @@ impl NetConfig {
                 | Layer::PoolingLayer { base, .. }
                 | Layer::IdentityLayer { base } => base.in_channels,
                 Layer::LinearLayer { in_features, .. } => *in_features,
+                Layer::ZeroLayer { .. } => 3,
             }),
         }
     }

@@ -117,6 +117,12 @@ pub enum Layer {
         #[serde(flatten)]
         base: LayerBase,
     },
+    /// Zeros of the input's channels, the side divided by `stride` (the official `ZeroLayer`:
+    /// an edge that contributes nothing to its node's sum).
+    ZeroLayer {
+        /// Stride.
+        stride: usize,
+    },
     /// The identity (with the optional BatchNorm and activation).
     IdentityLayer {
         /// Common fields.
@@ -442,6 +448,12 @@ impl Counter<'_> {
                     side: 1,
                 });
             }
+            Layer::ZeroLayer { stride } => {
+                return Ok(Shape {
+                    channels: x.channels,
+                    side: x.side / (*stride).max(1),
+                });
+            }
             Layer::ConvLayer(ConvFields { base, .. })
             | Layer::DepthConvLayer(ConvFields { base, .. })
             | Layer::PoolingLayer { base, .. }
@@ -671,6 +683,7 @@ fn edge_name(layer: &Layer) -> String {
             ..
         } => format!("{kernel_size}x{kernel_size} {pool_type} pool"),
         Layer::IdentityLayer { .. } => "identity".into(),
+        Layer::ZeroLayer { .. } => "zero".into(),
         Layer::LinearLayer { .. } => "linear".into(),
     }
 }

@@ -12,7 +12,8 @@
 //!   derivation and entropy.
 //! - [`gradient`]: the formulas that turn gate gradients, the expected-latency term and
 //!   REINFORCE rewards into α gradients.
-//! - [`Supernet`]: the supernet of a [`SearchSpace`](proxyless_space::SearchSpace).
+//! - [`Supernet`]: the supernet of a [`SearchSpace`](proxyless_space::SearchSpace);
+//!   [`TreeSupernet`]: that of a tree-cell [`TreeSpace`](proxyless_space::TreeSpace).
 //! - [`steps`]: one weight step, architecture step (ProxylessNAS-G), REINFORCE update
 //!   (ProxylessNAS-R) or evaluation of any [`Searchable`] model, given its batches and the
 //!   weights' optimiser: with these a Burn project searches its own model.
@@ -27,12 +28,14 @@ pub mod gradient;
 mod paths;
 pub mod steps;
 mod supernet;
+mod tree_supernet;
 
 pub use arch_params::{AdamSettings, ArchMode, ArchParams};
 pub use candidate::Candidate;
 pub use choice_block::ChoiceBlock;
 pub use paths::{BlockPath, GateGradients, Paths, PathsKind};
 pub use supernet::Supernet;
+pub use tree_supernet::{SuperNode, SuperTreeBlock, TreeSupernet};
 
 use burn::prelude::*;
 

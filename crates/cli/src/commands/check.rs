@@ -50,7 +50,9 @@ pub fn run(args: &CheckArgs, backend: Backend) -> Result<()> {
             let cost = net.cost(resolution, &args.file)?;
             (NetConfig::Tree(net), cost.params, cost.buffers)
         }
-        Description::Space(_) => bail!("{}: {}", args.file, refusal.unwrap_or_default()),
+        Description::Space(_) | Description::TreeSpace(_) => {
+            bail!("{}: {}", args.file, refusal.unwrap_or_default())
+        }
     };
     ensure!(args.batch > 0, "--batch: expected at least 1 image, got 0");
     let device = backend.device()?;

@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use anyhow::Result;
 use clap::Args;
-use proxyless_space::{NetCost, SpaceSummary, TreeNetConfig, TreeNetCost};
+use proxyless_space::{
+    NetCost, SpaceSummary, TreeNetConfig, TreeNetCost, TreeSpace, TreeSpaceSummary,
+};
 use serde_json::json;
 
 use crate::description::{self, Description};
@@ -65,6 +67,28 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 print_space(&mut out, &args.file, &space.description, &summary);
             }
         }
+        Description::TreeSpace(space) => {
+            let summary = space.summary();
+            if args.json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "kind": "tree space",
+                        "name": summary.name,
+                        "resolution": space.input.resolution,
+                        "cells": summary.cells,
+                        "searched_edges": summary.searched_edges,
+                        "candidates": summary.candidates,
+                        "supernet_params": summary.supernet_params,
+                        "params_range": summary.params_range,
+                        "macs_range": summary.macs_range,
+                        "log10_architectures": summary.log10_architectures,
+                    }),
+                );
+            } else {
+                print_tree_space(&mut out, &args.file, &space, &summary);
+            }
+        }
         Description::TreeNet(net) => {
             let cost = net.cost(resolution, &args.file)?;
             if args.json {
@@ -119,6 +143,48 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         }
     }
     print_stdout(&out)
+}
+
+/// `info` of a tree-cell space: its backbone, cell, candidates and sizes.
+fn print_tree_space(out: &mut String, file: &str, space: &TreeSpace, s: &TreeSpaceSummary) {
+    let b = &space.backbone;
+    let i = &space.input;
+    outln!(
+        out,
+        "{file}: tree-cell space {}, input {}, {} classes",
+        s.name,
+        shape([i.channels, i.resolution, i.resolution]),
+        i.classes
+    );
+    outln!(
+        out,
+        "backbone: stages of {:?} residual blocks, bottleneck widths {} to {} (x{} out)",
+        b.blocks_per_stage,
+        space.width(0),
+        space.width(s.cells - 1),
+        b.bottleneck
+    );
+    outln!(
+        out,
+        "cell: {} branches, {} searched levels: {} searched edges per cell, {} in all",
+        space.cell.branches,
+        space.cell.searched_levels,
+        space.edges_per_cell(),
+        s.searched_edges
+    );
+    outln!(out, "candidates: {}", s.candidates.join(", "));
+    outln!(
+        out,
+        "supernet: {} parameters ({}); networks from {} to {} parameters, {} to {} MACs; \
+         10^{:.1} architectures",
+        s.supernet_params,
+        human(s.supernet_params),
+        human(s.params_range[0]),
+        human(s.params_range[1]),
+        human(s.macs_range[0]),
+        human(s.macs_range[1]),
+        s.log10_architectures
+    );
 }
 
 /// `info` of a `PyramidTreeNet`: blocks, cells, the cells' searched edges by operation,

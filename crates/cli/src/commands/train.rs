@@ -259,7 +259,9 @@ fn source(args: &TrainArgs) -> Result<Source> {
         Description::Net { spec, arch, .. } => (spec.into(), arch.is_some().then_some(resolution)),
         // A tree network takes CIFAR-10's 32x32 images only.
         Description::TreeNet(net) => (net.into(), Some(resolution)),
-        Description::Space(_) => bail!("{}: {}", target.display(), refusal.unwrap_or_default()),
+        Description::Space(_) | Description::TreeSpace(_) => {
+            bail!("{}: {}", target.display(), refusal.unwrap_or_default())
+        }
     };
     Ok(Source {
         spec,

@@ -92,6 +92,11 @@ pub enum WeightOp {
     },
     /// The identity.
     Identity,
+    /// Zeros of the input's channels, the side divided by the stride.
+    Zero {
+        /// Stride.
+        stride: usize,
+    },
 }
 
 /// The ops order, activation and dropout of a layer.
@@ -172,7 +177,8 @@ fn conv2d(
         .init(device)
 }
 
-pub(crate) fn batch_norm_layer(channels: usize, device: &Device) -> BatchNorm {
+/// A BatchNorm over `channels` with the official code's (PyTorch's default) settings.
+pub fn batch_norm_layer(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels)
         .with_momentum(BN_MOMENTUM)
         .with_epsilon(BN_EPS)
@@ -192,6 +198,7 @@ impl TreeLayer {
             | Layer::PoolingLayer { base, .. }
             | Layer::IdentityLayer { base } => base,
             Layer::LinearLayer { .. } => panic!("a LinearLayer is a TreeLinear"),
+            Layer::ZeroLayer { stride } => return Self::zero(*stride),
         };
         let order = ops(&base.ops_order);
         let (cin, cout) = (base.in_channels, base.out_channels);
@@ -259,6 +266,23 @@ impl TreeLayer {
         layer_out
     }
 
+    /// The official `ZeroLayer`.
+    fn zero(stride: usize) -> Self {
+        Self {
+            conv: None,
+            depth_conv: None,
+            point_conv: None,
+            bn: None,
+            training: Param::from_bool(true),
+            plan: LayerPlan {
+                ops: vec![Op::Weight],
+                activation: None,
+                dropout: 0.0,
+                weight: WeightOp::Zero { stride },
+            },
+        }
+    }
+
     /// # Shapes
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, height', width']`
@@ -284,7 +308,7 @@ impl TreeLayer {
         match (&self.plan.weight, &self.conv, &self.depth_conv) {
             (WeightOp::Conv { .. }, Some(conv), _)
             | (WeightOp::DepthConv { .. }, _, Some(conv)) => conv.stride[0],
-            (WeightOp::Pool { stride, .. }, _, _) => *stride,
+            (WeightOp::Pool { stride, .. } | WeightOp::Zero { stride }, _, _) => *stride,
             _ => 1,
         }
     }
@@ -341,6 +365,11 @@ impl TreeLayer {
                 }
             }
             WeightOp::Identity => x,
+            &WeightOp::Zero { stride } => {
+                let [batch, channels, height, width] = x.dims();
+                let shape = [batch, channels, height / stride, width / stride];
+                Tensor::zeros(shape, &x.device())
+            }
         }
     }
 }

@@ -20,9 +20,14 @@ mod layer;
 mod net;
 mod node;
 
-pub use layer::{Activation, LayerPlan, Op, TreeLayer, TreeLinear, WeightOp, shuffle_channels};
+pub use layer::{
+    Activation, LayerPlan, Op, TreeLayer, TreeLinear, WeightOp, batch_norm_layer, shuffle_channels,
+};
 pub use net::{ResidualTreeBlock, TransitionBlock, TreeNet, TreeNetBlock};
 pub use node::{Merge, NodePlan, Split, TreeCell};
+/// BatchNorm as the tree layers run it (the training forward through the Flex kernels where
+/// they apply).
+pub use proxyless_kernels::batch_norm;
 
 #[cfg(test)]
 mod tests;

@@ -178,6 +178,8 @@ fn out_bottle_channels(layer: &Layer) -> usize {
         | Layer::DepthConvLayer(ConvFields { base, .. })
         | Layer::PoolingLayer { base, .. }
         | Layer::IdentityLayer { base } => base.out_channels,
+        // Not an out-bottleneck of any released or derived network; zeros keep the channels.
+        Layer::ZeroLayer { .. } => 0,
         Layer::LinearLayer { out_features, .. } => *out_features,
     }
 }
