@@ -163,6 +163,54 @@ if [ "${GPU_CHECK_DEVICES:-1}" = 1 ]; then
         done
     done
 fi
+# Tree cells, the paper's CIFAR-10 experiment (GPU_CHECK_TREE=0 leaves it out): on every GPU
+# backend, the released PyramidTreeNet built and counted, one epoch of it on CIFAR-10-format files
+# made here (img/s: 2 on a 2-core CPU), and a search of the compact tree space whose network is
+# then trained.
+if [ "${GPU_CHECK_TREE:-1}" = 1 ]; then
+    cifar="$out/cifar-files"
+    mkdir -p "$cifar"
+    python3 - "$cifar" <<'PY' || echo "tree: no python3 to write CIFAR-10 files" | tee -a "$summary"
+import os, random, sys
+random.seed(0)
+for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        for r in range(1000):
+            label = r % 10
+            f.write(bytes([label]))
+            for c in range(3):
+                tint = (label * 25 + c * 60) % 256
+                f.write(bytes(tint // 2 + random.randrange(128) for _ in range(1024)))
+PY
+    cat >"$out/tree-search.toml" <<'TOML'
+space = "cifar-tree-compact"
+[data]
+dataset = "cifar10"
+holdout = 1000
+batch_size = 64
+arch_batch_size = 64
+[schedule]
+warmup_epochs = 2
+epochs = 2
+[target]
+cost = "macs"
+reference = 5.0
+TOML
+    for backend in "${order[@]}"; do
+        step "$backend-tree-check" "$limit" "${runner[$backend]}" --backend "$backend" check             "$here/proxyless_cifar.json"
+        step "$backend-tree-train" $((2 * limit)) "${runner[$backend]}" --backend "$backend" train \
+            "$here/proxyless_cifar.json" --dataset cifar10 --data "$cifar" \
+            --epochs 1 --batch-size 64 --out "$out/$backend-tree-train"
+        grep -h '^epoch' "$out/$backend-tree-train.log" 2>/dev/null | sed "s/^/  $backend tree net: /" |
+            tee -a "$summary"
+        step "$backend-tree-search" "$limit" "${runner[$backend]}" --backend "$backend" search \
+            --config "$out/tree-search.toml" --data "$cifar" --out "$out/$backend-tree-search"
+        step "$backend-tree-search-train" "$limit" "${runner[$backend]}" --backend "$backend" \
+            train "$out/$backend-tree-search" --epochs 1 --out "$out/$backend-tree-searched"
+        grep -h '^test top-1' "$out/$backend-tree-search-train.log" 2>/dev/null |
+            sed "s/^/  $backend searched tree net: /" | tee -a "$summary"
+    done
+fi
 # Mixed precision: the child step and the supernet's weight step in bf16 against f32, on each GPU
 # backend, the paper's space at 128 px, batch 64 (GPU_CHECK_PRECISION=0 leaves it out). A backend
 # without bf16 tensors (wgpu's WGSL) refuses with a message, and its step fails.

@@ -96,7 +96,7 @@ pub fn read(target: &str, space: Option<&str>) -> Result<Description> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {target}"))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if extension == "toml" {
-        if toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("cell")) {
+        if TreeSpace::describes(&text) {
             return Ok(Description::TreeSpace(TreeSpace::from_toml_str(
                 &text, target,
             )?));

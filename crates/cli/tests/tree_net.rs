@@ -141,3 +141,92 @@ fn a_tree_network_is_checked_trained_evaluated_exported_and_imported() {
     let predicted = success(&["predict", &p("export"), &p("photo.png"), "--json"]);
     assert_eq!(predicted.lines().count(), 1, "{predicted}");
 }
+
+/// A tree-space search of a few steps on CIFAR-10 files.
+const SEARCH: &str = r#"
+space = "cifar-tree-compact"
+seed = 1
+[data]
+dataset = "cifar10"
+holdout = 16
+batch_size = 8
+arch_batch_size = 8
+[schedule]
+warmup_epochs = 1
+epochs = 1
+arch_delay_epochs = 0
+log_every = 2
+[arch]
+mode = "full_v2"
+update_every = 2
+[target]
+cost = "macs"
+reference = 5.0
+"#;
+
+#[test]
+fn a_tree_space_is_searched_resumed_exactly_and_its_network_trained_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::create_dir(dir.path().join("cifar")).unwrap();
+    write_cifar(&dir.path().join("cifar"), 8);
+    std::fs::write(dir.path().join("search.toml"), SEARCH).unwrap();
+    let search = |out: &str, extra: &[&str]| {
+        let (config, data, out) = (p("search.toml"), p("cifar"), p(out));
+        let mut args = vec!["search", "--config", &config];
+        args.extend(["--data", &data, "--out", &out, "--quiet"]);
+        args.extend(extra);
+        success(&args)
+    };
+    let done = search("whole", &[]);
+    assert!(done.contains("architecture: "), "{done}");
+    assert!(done.contains(" | "), "three cells: {done}");
+    assert!(dir.path().join("whole/report/index.html").is_file());
+
+    // Stopped after three weight steps and resumed: the same α history and network.
+    let stopped = search("parts", &["--stop-after-steps", "3"]);
+    assert!(stopped.contains("stopped as asked"), "{stopped}");
+    success(&["search", "--resume", &p("parts"), "--quiet"]);
+    for file in ["alpha.jsonl", "final/net.config", "final/architecture.json"] {
+        let read = |run: &str| std::fs::read_to_string(dir.path().join(run).join(file)).unwrap();
+        assert_eq!(read("whole"), read("parts"), "{file}");
+    }
+
+    // The derived network: read as a tree net, trained from the run, exported for PyTorch.
+    let net_config = p("whole/final/net.config");
+    let checked = success(&["check", &net_config]);
+    assert!(checked.contains("(as counted)"), "{checked}");
+    std::fs::write(dir.path().join("recipe.toml"), RECIPE).unwrap();
+    let trained = success(&[
+        "train",
+        &p("whole"),
+        "--config",
+        &p("recipe.toml"),
+        "--out",
+        &p("trained"),
+        "--quiet",
+    ]);
+    assert!(trained.contains("test top-1"), "{trained}");
+    success(&["export", &p("trained"), "--out", &p("export")]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("export/net.config")).unwrap(),
+        std::fs::read_to_string(dir.path().join("whole/final/net.config")).unwrap()
+    );
+
+    // Latency tables key MBConv blocks: a tree space is searched against MACs.
+    let latency = SEARCH.replace("cost = \"macs\"", "cost = \"measured\"");
+    std::fs::write(dir.path().join("latency.toml"), latency).unwrap();
+    failure(
+        &[
+            "search",
+            "--config",
+            &p("latency.toml"),
+            "--data",
+            &p("cifar"),
+            "--out",
+            &p("never"),
+        ],
+        &["tree-cell space", "macs"],
+    );
+    assert!(!dir.path().join("never").exists());
+}

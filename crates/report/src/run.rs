@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, RunRecord, RunTarget};
-use proxyless_space::{Architecture, SearchSpace};
+use proxyless_space::{Architecture, SearchSpace, TreeSpace};
 
 use crate::charts::{HeatBlock, Series, bar_chart, heat_map, line_chart};
 use crate::draw_network;
@@ -32,6 +32,9 @@ type Picture = (&'static str, &'static str, String);
 pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
     let root = run.files.root();
     let space_origin = run.files.space().display().to_string();
+    if TreeSpace::describes(&run.space_text) {
+        return tree_report(run, &space_origin);
+    }
     let space = SearchSpace::from_toml_str(&run.space_text, &space_origin).map_err(|source| {
         Error::Space {
             origin: space_origin.clone(),
@@ -70,7 +73,7 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
         .collect();
     let html = page(
         root,
-        &space,
+        &space.name,
         &arch_text,
         &epochs,
         &pictures,
@@ -80,15 +83,77 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
 }
 
 /// The candidate probabilities of every choice block over the epochs, as a heat map.
+/// The report of a tree-cell search: the candidate probabilities of every searched edge and
+/// the curves (tree networks have no block drawing or per-block cost chart yet).
+fn tree_report(run: &RunRecord, origin: &str) -> Result<PathBuf, Error> {
+    let space =
+        TreeSpace::from_toml_str(&run.space_text, origin).map_err(|source| Error::Space {
+            origin: origin.to_string(),
+            source,
+        })?;
+    let arch_text = run
+        .architecture()
+        .ok_or_else(|| Error::NoArchitecture {
+            run: run.files.root().to_path_buf(),
+        })?
+        .to_string();
+    let per_cell = space.edges_per_cell();
+    let heat: Vec<HeatBlock> = space
+        .choices()
+        .iter()
+        .enumerate()
+        .map(|(b, edge)| HeatBlock {
+            label: format!("cell {} edge {}", edge.cell, b % per_cell),
+            rows: edge
+                .candidates
+                .iter()
+                .map(|op| op.name().to_string())
+                .collect(),
+            values: (0..edge.candidates.len())
+                .map(|j| run.alphas.iter().map(|a| alpha_prob(a, b, j)).collect())
+                .collect(),
+        })
+        .collect();
+    let columns: Vec<String> = run
+        .alphas
+        .iter()
+        .map(|a| format!("ep {}", a.epoch))
+        .collect();
+    let mut pictures = vec![(
+        "probabilities.svg",
+        "Candidate probabilities p = softmax(α) of every searched edge, per epoch (outlined: the most probable)",
+        heat_map("Candidate probabilities", &columns, &heat),
+    )];
+    pictures.extend(curve_pictures(run, &CostModel::Macs));
+    let epochs: Vec<&MetricLine> = run
+        .metrics
+        .iter()
+        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
+        .collect();
+    let root = run.files.root();
+    let html = page(
+        root,
+        &space.name,
+        &arch_text,
+        &epochs,
+        &pictures,
+        &run.config_text,
+    );
+    publish(&run.files, &html, &pictures)
+}
+
+/// Probability of candidate `j` of block `b` in an α line (0 where the line has none).
+fn alpha_prob(a: &AlphaLine, b: usize, j: usize) -> f64 {
+    a.probs
+        .get(b)
+        .and_then(|p| p.get(j))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 fn probability_picture(space: &SearchSpace, alphas: &[AlphaLine]) -> Picture {
     let columns: Vec<String> = alphas.iter().map(|a| format!("ep {}", a.epoch)).collect();
-    let prob = |a: &AlphaLine, b: usize, j: usize| {
-        a.probs
-            .get(b)
-            .and_then(|p| p.get(j))
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let prob = alpha_prob;
     let heat: Vec<HeatBlock> = space
         .choice_blocks()
         .iter()
@@ -256,7 +321,7 @@ fn cost_model(run: &RunRecord) -> Result<CostModel, Error> {
 
 fn page(
     run: &Path,
-    space: &SearchSpace,
+    space: &str,
     arch: &str,
     epochs: &[&MetricLine],
     pictures: &[Picture],
@@ -278,7 +343,7 @@ fn page(
         html,
         "<h1>{}</h1>\n<p>Space <b>{}</b>; architecture <code>{}</code></p>",
         escape(&title),
-        escape(&space.name),
+        escape(space),
         escape(arch)
     );
     html.push_str(

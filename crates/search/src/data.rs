@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::space::Space;
 use proxyless_data::{Augment, Examples, LoadOptions, Loader, Split, synthetic};
-use proxyless_space::SearchSpace;
 
 use crate::config::DataConfig;
 use crate::error::{Error, Result};
@@ -28,17 +28,18 @@ pub fn data_dir(config: &DataConfig) -> Result<Option<PathBuf>> {
 }
 
 /// Reads the training split of the configured data set.
-pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result<Examples> {
+pub fn load_train(config: &DataConfig, space: &Space, seed: u64) -> Result<Examples> {
+    let input = space.input();
     let dir = data_dir(config)?;
     let options = LoadOptions {
-        resolution: space.input.resolution,
-        channels: space.input.channels,
+        resolution: input.resolution,
+        channels: input.channels,
         folder: config.folder.clone(),
         synthetic: synthetic::SyntheticConfig {
-            classes: space.classes,
+            classes: input.classes,
             per_class: config.synthetic_per_class,
-            channels: space.input.channels,
-            size: space.input.resolution,
+            channels: input.channels,
+            size: input.resolution,
             ..Default::default()
         },
         seed,
@@ -51,12 +52,9 @@ pub fn load_train(config: &DataConfig, space: &SearchSpace, seed: u64) -> Result
     })
 }
 
-fn check_fits(set: &Examples, space: &SearchSpace) -> Result<()> {
-    let want = [
-        space.input.channels,
-        space.input.resolution,
-        space.input.resolution,
-    ];
+fn check_fits(set: &Examples, space: &Space) -> Result<()> {
+    let input = space.input();
+    let want = [input.channels, input.resolution, input.resolution];
     let got = set.shape();
     if want != got {
         return Err(Error::config(
@@ -67,22 +65,22 @@ fn check_fits(set: &Examples, space: &SearchSpace) -> Result<()> {
                 got[0],
                 got[1],
                 got[2],
-                space.name,
+                space.name(),
                 want[0],
                 want[1],
                 want[2]
             ),
         ));
     }
-    if set.classes() > space.classes {
+    if set.classes() > input.classes {
         return Err(Error::config(
             "data",
             format!(
                 "{} has {} classes, but space '{}' classifies {}",
                 set.name(),
                 set.classes(),
-                space.name,
-                space.classes
+                space.name(),
+                input.classes
             ),
         ));
     }

@@ -12,9 +12,9 @@ use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::draw_network;
 use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, Summary};
-use proxyless_space::{Architecture, CandidateCosts, NetSpec, SearchSpace, presets};
+use proxyless_space::{CandidateCosts, NetConfig, NetSpec, SearchSpace};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
-use proxyless_supernet::{ArchParams, Searchable, Supernet};
+use proxyless_supernet::{ArchParams, Searchable};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tracing::{info, warn};
@@ -23,6 +23,7 @@ use crate::config::{ArchAlgorithm, SearchConfig};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
 use crate::run_dir::{RunDir, SearchState};
+use crate::space::{Space, SuperModel};
 use proxyless_nn::parallel::{Shard, seed_devices};
 use proxyless_plumbing::progress::Progress;
 use proxyless_supernet::steps::{
@@ -35,8 +36,10 @@ use proxyless_train::steps::{batch_shards, batch_tensors, read_pending};
 pub struct SearchOutcome {
     /// The run directory.
     pub run_dir: PathBuf,
-    /// The derived architecture (argmax of every block).
-    pub architecture: Architecture,
+    /// The derived architecture (argmax of every block): a candidate index per choice block.
+    pub choices: Vec<usize>,
+    /// Its network.
+    pub net_config: NetConfig,
     /// Its compact text form.
     pub text: String,
     /// Cost of the derived architecture, with the unit, if a cost model is configured.
@@ -53,12 +56,12 @@ pub struct SearchOutcome {
 /// A search in progress, ready to run or resume.
 pub struct Search {
     config: SearchConfig,
-    space: SearchSpace,
+    space: Space,
     run: RunDir,
     device: Device,
     /// The devices of a data-parallel search, `device` first; `[device]` otherwise.
     devices: Vec<Device>,
-    model: Supernet,
+    model: SuperModel,
     optim: ModuleOptimizer,
     state: SearchState,
     data: SearchData,
@@ -137,13 +140,17 @@ struct ResolvedCost {
 /// build or machine) and a target outside the space's range are reported as warnings.
 fn candidate_costs(
     config: &SearchConfig,
-    space: &SearchSpace,
+    space: &Space,
     origin: &str,
     device: &Device,
 ) -> Result<Option<ResolvedCost>> {
     if !config.target.has_cost() {
         return Ok(None);
     }
+    let space = match space {
+        Space::Mobile(space) => space,
+        Space::Tree(tree) => return tree_costs(config, tree, origin).map(Some),
+    };
     let cost = config.target.cost.as_str();
     let inference = device.clone().inner();
     let (model, measured) = match cost {
@@ -193,6 +200,34 @@ fn candidate_costs(
     }))
 }
 
+/// The costs of a tree-cell space: multiply-accumulates (its edges have no latency-table keys).
+fn tree_costs(
+    config: &SearchConfig,
+    tree: &proxyless_space::TreeSpace,
+    origin: &str,
+) -> Result<ResolvedCost> {
+    if config.target.cost != "macs" {
+        return Err(Error::config(
+            origin,
+            format!(
+                "target.cost = \"{}\": a tree-cell space ({}) is searched against \"macs\" \
+                 (latency tables key MBConv blocks)",
+                config.target.cost, tree.name
+            ),
+        ));
+    }
+    let candidates = tree.candidate_costs();
+    if let Some(line) = target_outside_range(&candidates, config.target.reference) {
+        warn!("{origin}: {line}");
+    }
+    Ok(ResolvedCost {
+        candidates,
+        loss: config.target.cost_loss(origin)?,
+        measured: None,
+        latency_batch: None,
+    })
+}
+
 /// The per-candidate costs the search of `config` weighs (MACs, a latency table, or the table
 /// measured on `device`, from the cache when it was measured before); `None` when the search
 /// has no cost target. Studies use it to draw other architectures of the same cost.
@@ -201,7 +236,7 @@ pub fn search_costs(
     origin: &str,
     device: &Device,
 ) -> Result<Option<CandidateCosts>> {
-    let space = presets::resolve(&config.space)?;
+    let space = Space::resolve(&config.space)?;
     Ok(candidate_costs(config, &space, origin, device)?.map(|c| c.candidates))
 }
 
@@ -227,7 +262,7 @@ pub fn target_outside_range(costs: &CandidateCosts, target: f64) -> Option<Strin
 }
 
 /// The state of a search before its first step: α ~ N(0, init_std) from the run's seed.
-fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
+fn fresh_state(config: &SearchConfig, model: &SuperModel) -> SearchState {
     let mut rng = StdRng::seed_from_u64(seed_for(config.seed, usize::MAX, purpose::ALPHA_INIT));
     SearchState {
         epochs_done: 0,
@@ -251,18 +286,18 @@ fn fresh_state(config: &SearchConfig, model: &Supernet) -> SearchState {
 /// directory is touched: the space, the costs, the data, and a freshly initialised supernet on
 /// the autodiff version of `device`.
 struct Prepared {
-    space: SearchSpace,
+    space: Space,
     costs: Option<(CandidateCosts, CostLoss)>,
     measured: Option<LatencyTable>,
     latency_batch: Option<usize>,
     data: SearchData,
     device: Device,
-    model: Supernet,
+    model: SuperModel,
 }
 
 impl Prepared {
     fn new(config: &SearchConfig, origin: &str, device: &Device) -> Result<Self> {
-        let space = presets::resolve(&config.space)?;
+        let space = Space::resolve(&config.space)?;
         config
             .weights
             .precision
@@ -273,7 +308,7 @@ impl Prepared {
         let data = SearchData::new(&set, &config.data, config.seed)?;
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let model = Supernet::with_initializer(&space, config.weights.init.initializer(), &device);
+        let model = space.supernet(config.weights.init.initializer(), &device);
         let (costs, measured, latency_batch) = match costs {
             Some(c) => (Some((c.candidates, c.loss)), c.measured, c.latency_batch),
             None => (None, None, None),
@@ -354,7 +389,7 @@ impl Search {
             files.write(&files.latency_table(), table.to_yaml().as_bytes())?;
         }
         let state = fresh_state(&config, &p.model);
-        info!(run = %out.display(), space = %p.space.name, "search created");
+        info!(run = %out.display(), space = %p.space.name(), "search created");
         Ok(Self {
             optim: config.weights.optimizer(),
             config,
@@ -771,8 +806,7 @@ impl Search {
         let epoch = self.state.epochs_done - 1;
         let (active, accuracy) = self.validate()?;
         self.last_validation = Some((active.clone(), accuracy));
-        let arch = self.architecture(&active);
-        let text = arch.to_text(&self.space);
+        let text = self.space.text(&active);
         let (expected, derived) = match &self.costs {
             Some((c, _)) => (
                 Some(expected_cost(&self.state.arch, c, None).0),
@@ -813,19 +847,24 @@ impl Search {
         Ok(())
     }
 
-    fn architecture(&self, active: &[usize]) -> Architecture {
-        Architecture::from_indices(&self.space, active, "derived").expect("argmax picks candidates")
-    }
-
     fn finish(mut self) -> Result<SearchOutcome> {
         let (active, accuracy) = match self.last_validation.take() {
             Some(done) => done,
             None => self.validate()?,
         };
-        let arch = self.architecture(&active);
-        let text = arch.to_text(&self.space);
-        let net = arch.to_net_spec(&self.space);
-        let net_cost = net.cost(self.space.input.resolution)?;
+        let text = self.space.text(&active);
+        let net = self.space.net_config(&active)?;
+        let resolution = self.space.input().resolution;
+        let (params, macs) = match &net {
+            NetConfig::Mobile(spec) => {
+                let cost = spec.cost(resolution)?;
+                (cost.params, cost.macs)
+            }
+            NetConfig::Tree(tree) => {
+                let cost = tree.cost(resolution, "derived")?;
+                (cost.params, cost.macs)
+            }
+        };
         let cost = self
             .costs
             .as_ref()
@@ -837,19 +876,19 @@ impl Search {
         )?;
         files.write(
             &files.final_architecture_json(),
-            arch.to_json(&self.space).as_bytes(),
+            self.space.architecture_json(&active).as_bytes(),
         )?;
-        files.write(
-            &files.final_net_config(),
-            net.to_net_config_json().as_bytes(),
-        )?;
-        let title = format!("{}: {text}", self.space.name);
-        if let Ok(svg) = draw_network(&net, self.space.input.resolution, &title) {
-            files.write(&files.final_architecture_svg(), svg.as_bytes())?;
+        files.write(&files.final_net_config(), net.to_json().as_bytes())?;
+        let mut measured_latency_ms = None;
+        if let (NetConfig::Mobile(spec), Space::Mobile(space)) = (&net, &self.space) {
+            let title = format!("{}: {text}", space.name);
+            if let Ok(svg) = draw_network(spec, space.input.resolution, &title) {
+                files.write(&files.final_architecture_svg(), svg.as_bytes())?;
+            }
+            measured_latency_ms = self.measure_latency(&cost, spec, space);
         }
-        let measured_latency_ms = self.measure_latency(&cost, &net);
         let summary = Summary {
-            space: self.space.name.clone(),
+            space: self.space.name().to_string(),
             architecture: text.clone(),
             cost: cost.as_ref().map(|c| c.0),
             cost_unit: cost.as_ref().map(|c| c.1.clone()),
@@ -858,8 +897,8 @@ impl Search {
                 .costs
                 .as_ref()
                 .map(|(c, _)| expected_cost(&self.state.arch, c, None).0),
-            params: net_cost.params,
-            macs: net_cost.macs,
+            params,
+            macs,
             holdout_accuracy: accuracy,
             epochs: self.state.epochs_done,
             weight_steps: self.state.weight_steps,
@@ -876,7 +915,8 @@ impl Search {
         self.run.files().write_summary(&summary)?;
         Ok(SearchOutcome {
             run_dir: self.run.path().to_path_buf(),
-            architecture: arch,
+            choices: active,
+            net_config: net,
             text,
             cost,
             holdout_accuracy: accuracy,
@@ -888,7 +928,12 @@ impl Search {
     /// When the cost is a latency table, the derived network `net` timed end to end on the
     /// search's own device at the table's batch (20 warm-up and 100 timed rounds, as `latency
     /// measure`), to set beside the table's prediction `cost`.
-    fn measure_latency(&self, cost: &Option<(f64, String)>, net: &NetSpec) -> Option<f64> {
+    fn measure_latency(
+        &self,
+        cost: &Option<(f64, String)>,
+        net: &NetSpec,
+        space: &SearchSpace,
+    ) -> Option<f64> {
         let batch = self.latency_batch?;
         let predicted = cost.as_ref().map(|c| c.0);
         let device = self.device.clone().inner();
@@ -899,7 +944,7 @@ impl Search {
             group: ProfileSettings::group_for(&device),
             calibration: 0,
         };
-        let m = measure_net(net, self.space.input.resolution, &device, &settings);
+        let m = measure_net(net, space.input.resolution, &device, &settings);
         info!(
             predicted_ms = ?predicted,
             measured_ms = m.trimmed_mean,

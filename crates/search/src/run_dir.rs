@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use proxyless_supernet::gradient::Baseline;
-use proxyless_supernet::{ArchParams, Supernet};
+use proxyless_supernet::{ArchParams, Searchable};
+
+use crate::space::SuperModel;
 use serde::{Deserialize, Serialize};
 
 use proxyless_plumbing::checkpoints::{checkpoint_name, write_checkpoint};
@@ -93,7 +94,7 @@ impl RunDir {
     /// checkpoints.
     pub fn save_checkpoint(
         &self,
-        model: &Supernet,
+        model: &SuperModel,
         optim: &ModuleOptimizer,
         state: &SearchState,
         keep: usize,
@@ -104,8 +105,7 @@ impl RunDir {
         write_checkpoint(&fin, |tmp| {
             let file = |name: &str| tmp.join(name).display().to_string();
             model
-                .clone()
-                .save_file(tmp.join(WEIGHTS))
+                .save_file(&tmp.join(WEIGHTS))
                 .map_err(|e| format!("{}: {e}", file(WEIGHTS)))?;
             optim
                 .save(tmp.join(OPTIMIZER))
@@ -133,9 +133,9 @@ impl RunDir {
     /// Loads the newest checkpoint into `model` and `optim`; `None` when there is none.
     pub fn load_latest(
         &self,
-        model: Supernet,
+        model: SuperModel,
         optim: ModuleOptimizer,
-    ) -> Result<Option<(Supernet, ModuleOptimizer, SearchState)>> {
+    ) -> Result<Option<(SuperModel, ModuleOptimizer, SearchState)>> {
         let Some(dir) = self.checkpoints()?.pop() else {
             return Ok(None);
         };
@@ -143,7 +143,7 @@ impl RunDir {
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::file(&state_path, e))?;
         let state: SearchState = serde_json::from_str(&text)
             .map_err(|e| Error::file(&state_path, format!("not a search state: {e}")))?;
-        let model = model.try_load_file(dir.join(WEIGHTS)).map_err(|e| {
+        let model = model.load_file(&dir.join(WEIGHTS)).map_err(|e| {
             Error::file(
                 dir.join(WEIGHTS),
                 format!("cannot load the supernet (a checkpoint of another space?): {e}"),
@@ -155,13 +155,13 @@ impl RunDir {
                 format!("cannot load the optimiser state: {e}"),
             )
         })?;
-        if state.arch.num_blocks() != model.choice_blocks.len() {
+        let blocks = model.zero_candidates().len();
+        if state.arch.num_blocks() != blocks {
             return Err(Error::file(
                 &state_path,
                 format!(
-                    "holds α for {} choice blocks, the space has {}",
+                    "holds α for {} choice blocks, the space has {blocks}",
                     state.arch.num_blocks(),
-                    model.choice_blocks.len()
                 ),
             ));
         }

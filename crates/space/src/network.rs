@@ -47,11 +47,7 @@ impl NetConfig {
     pub fn to_json(&self) -> String {
         match self {
             Self::Mobile(spec) => spec.to_net_config_json(),
-            Self::Tree(net) => {
-                let mut text = net.to_json_string();
-                text.push('\n');
-                text
-            }
+            Self::Tree(net) => net.to_json_string(),
         }
     }
 
@@ -114,7 +110,10 @@ impl NetConfig {
         match self {
             Self::Mobile(spec) => spec.classifier.dropout = rate,
             Self::Tree(net) => {
-                if let Layer::LinearLayer { dropout_rate, .. } = &mut net.classifier {
+                // The same rate keeps its JSON form (`0` stays `0`, not `0.0`).
+                if let Layer::LinearLayer { dropout_rate, .. } = &mut net.classifier
+                    && dropout_rate.as_f64() != Some(rate)
+                {
                     *dropout_rate = Number::from_f64(rate).unwrap_or_else(|| 0.into());
                 }
             }

@@ -227,9 +227,10 @@ impl TreeNetConfig {
         Ok(config)
     }
 
-    /// The JSON text, as the official code writes it (two-space indentation).
+    /// The JSON text, as the official code writes it (two-space indentation), ending in a
+    /// newline.
     pub fn to_json_string(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a tree network serialises")
+        serde_json::to_string_pretty(self).expect("a tree network serialises") + "\n"
     }
 
     /// The configuration as the official `PyramidTreeNet.build_from_config` builds it: the

@@ -14,14 +14,14 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, read_to_string};
 use crate::{CandidateCosts, Layer, TreeNetConfig};
 
 /// A candidate operation of a searched edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeOp {
     /// Depthwise-separable 3x3 convolution (BatchNorm and ReLU before it).
@@ -153,7 +153,7 @@ fn identity(channels: usize) -> Value {
 }
 
 /// The input the space is searched on.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreeInput {
     /// Image channels.
@@ -165,7 +165,7 @@ pub struct TreeInput {
 }
 
 /// The PyramidNet backbone.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backbone {
     /// Channels of the 3x3 stem convolution.
@@ -184,7 +184,7 @@ pub struct Backbone {
 }
 
 /// The tree of every cell.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CellSpec {
     /// Edges per node (and branches of the first split).
@@ -196,7 +196,7 @@ pub struct CellSpec {
 }
 
 /// A tree-cell search space.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreeSpace {
     /// Its name.
@@ -280,6 +280,33 @@ impl TreeSpace {
             .map_err(|e| Error::invalid(origin, "toml", e.to_string().trim().to_string()))?;
         space.validate(origin)?;
         Ok(space)
+    }
+
+    /// Whether a space's TOML text describes a tree-cell space (it has a `[cell]` table)
+    /// rather than an MBConv space.
+    pub fn describes(text: &str) -> bool {
+        toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("cell"))
+    }
+
+    /// The space as TOML (read back by [`from_toml_str`](Self::from_toml_str)).
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string(self).expect("a tree space serialises")
+    }
+
+    /// The architecture `choices` in words: each cell's edges by name, cells split by `|`.
+    pub fn to_text(&self, choices: &[usize]) -> String {
+        let edges = self.choices();
+        let per_cell = self.edges_per_cell();
+        let names: Vec<&str> = edges
+            .iter()
+            .zip(choices)
+            .map(|(edge, &j)| edge.candidates[j].name())
+            .collect();
+        names
+            .chunks(per_cell)
+            .map(|cell| cell.join(" "))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     /// Reads a space from a TOML file.
@@ -772,6 +799,16 @@ mod tests {
         let costs = space.candidate_costs();
         assert!((costs.of(&zero_everywhere) - cost.macs as f64 / 1e6).abs() < 1e-9);
         assert_eq!(space.choices_of(&net, "zeros").unwrap(), zero_everywhere);
+    }
+
+    #[test]
+    fn a_space_is_written_back_and_an_architecture_read_in_words() {
+        let space = TreeSpace::preset("cifar-tree-compact").unwrap();
+        let again = TreeSpace::from_toml_str(&space.to_toml_string(), "again").unwrap();
+        assert_eq!(again, space);
+        let text = space.to_text(&[0; 36]);
+        assert_eq!(text.split(" | ").count(), 3);
+        assert!(text.starts_with("sep_conv_3x3 sep_conv_3x3 "), "{text}");
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Study {
         let outcome = search
             .run(None)?
             .expect("a search without a stop runs to its end");
-        let choices = outcome.architecture.indices(&self.space);
+        let choices = outcome.choices.clone();
         Ok(SearchRecord {
             seed,
             dir: name,

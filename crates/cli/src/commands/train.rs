@@ -7,8 +7,8 @@ use clap::Args;
 use proxyless_data::{DatasetKind, FolderOptions};
 use proxyless_nn::Precision;
 use proxyless_rundir::RunFiles;
-use proxyless_search::SearchConfig;
-use proxyless_space::{NetConfig, NetSpec, presets};
+use proxyless_search::{SearchConfig, Space};
+use proxyless_space::{NetConfig, SearchSpace, TreeSpace};
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
 
 use crate::backend::Backend;
@@ -281,18 +281,28 @@ fn search_run(dir: &Path) -> Result<Source> {
             dir.display()
         );
     }
-    let spec = NetSpec::from_net_config_file(&net_config)?;
+    let spec = NetConfig::from_file(&net_config)?;
     let config_path = files.config();
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
     let config =
         SearchConfig::from_toml_with_overrides(&text, &config_path.display().to_string(), &[])?;
-    let resolution = presets::resolve(&config.space)
-        .or_else(|_| proxyless_space::SearchSpace::from_toml_file(files.space()))?
-        .input
-        .resolution;
+    let resolution = match Space::resolve(&config.space) {
+        Ok(space) => space.input().resolution,
+        Err(_) => {
+            let path = files.space();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let origin = path.display().to_string();
+            if TreeSpace::describes(&text) {
+                TreeSpace::from_toml_str(&text, &origin)?.input.resolution
+            } else {
+                SearchSpace::from_toml_str(&text, &origin)?.input.resolution
+            }
+        }
+    };
     Ok(Source {
-        spec: spec.into(),
+        spec,
         resolution: Some(resolution),
         data: Some((
             config.data.dataset,
