@@ -167,6 +167,10 @@ fn package(out: &Path) -> Result<(), String> {
         .arg(&script)
         .status()
         .map_err(|e| io("chmod", e))?;
+    // The paper's CIFAR-10 tree net, which the script builds and trains on every GPU backend.
+    let cifar_net = out.join("proxyless_cifar.json");
+    fs::copy("configs/nets/proxyless_cifar.json", &cifar_net)
+        .map_err(|e| io(&cifar_net.display().to_string(), e))?;
     let source = Path::new(crate::data::DIR);
     let target = out.join("fashion-mnist");
     idx_prefix(

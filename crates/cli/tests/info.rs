@@ -37,7 +37,7 @@ fn info_reads_and_counts_the_papers_cifar_tree_network() {
     assert!(text.contains("5731530 parameters (5.73M)"), "{text}");
     // Commands for MBConv networks say so (tests/tree_net.rs: the ones that take it).
     failure(
-        &["draw", &file, "--out", "x.svg"],
+        &["convert", &file, "--to", "text"],
         &["PyramidTreeNet", "MBConv networks"],
     );
 }

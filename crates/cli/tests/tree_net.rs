@@ -73,6 +73,10 @@ fn a_tree_network_is_checked_trained_evaluated_exported_and_imported() {
 
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).display().to_string();
+    // Drawn: the backbone and each stage's first cell as a tree.
+    success(&["draw", &cifar_net, "--out", &p("cifar.svg")]);
+    let svg = std::fs::read_to_string(dir.path().join("cifar.svg")).unwrap();
+    assert_eq!(svg.matches("cell of block").count(), 3);
     std::fs::create_dir(dir.path().join("cifar")).unwrap();
     write_cifar(&dir.path().join("cifar"), 8);
     std::fs::write(dir.path().join("recipe.toml"), RECIPE).unwrap();
@@ -182,6 +186,7 @@ fn a_tree_space_is_searched_resumed_exactly_and_its_network_trained_and_exported
     assert!(done.contains("architecture: "), "{done}");
     assert!(done.contains(" | "), "three cells: {done}");
     assert!(dir.path().join("whole/report/index.html").is_file());
+    assert!(dir.path().join("whole/final/architecture.svg").is_file());
 
     // Stopped after three weight steps and resumed: the same α history and network.
     let stopped = search("parts", &["--stop-after-steps", "3"]);

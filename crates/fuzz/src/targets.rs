@@ -12,7 +12,7 @@ use proxyless_data::Split;
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_nn::ProxylessNet;
 use proxyless_search::{SearchConfig, SearchState};
-use proxyless_space::{Architecture, NetSpec, SearchSpace, TreeNetConfig, presets};
+use proxyless_space::{Architecture, NetSpec, SearchSpace, TreeNetConfig, TreeSpace, presets};
 use proxyless_train::{TrainConfig, TrainState};
 
 /// A parser under test.
@@ -203,6 +203,25 @@ pub fn all() -> Vec<Target> {
                 Ok(net) => {
                     let _ = net.cost(32, "input");
                     true
+                }
+                Err(_) => false,
+            },
+        },
+        Target {
+            name: "tree-space",
+            text: true,
+            seeds: |_| {
+                seeds_of(&[
+                    include_str!("../../space/presets/cifar-tree-compact.toml"),
+                    include_str!("../../space/presets/cifar-tree.toml"),
+                ])
+            },
+            run: |_, data| match TreeSpace::from_toml_str(&text(data), "input") {
+                Ok(space) => {
+                    let summary = space.summary();
+                    let cheapest = space.candidate_costs().cheapest();
+                    let _ = space.net_config(&cheapest, "input");
+                    summary.searched_edges > 0
                 }
                 Err(_) => false,
             },

@@ -23,9 +23,11 @@ mod network;
 mod png;
 mod run;
 mod svg;
+mod tree;
 
 pub use error::Error;
 pub use network::draw_network;
 pub use png::svg_to_png;
 pub use run::{report, write_run_report};
 pub use svg::escape;
+pub use tree::draw_tree_net;

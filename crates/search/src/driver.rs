@@ -10,7 +10,7 @@ use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_plumbing::checkpoints::step_seed;
 use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
-use proxyless_report::draw_network;
+use proxyless_report::{draw_network, draw_tree_net};
 use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, Summary};
 use proxyless_space::{CandidateCosts, NetConfig, NetSpec, SearchSpace};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
@@ -880,12 +880,17 @@ impl Search {
         )?;
         files.write(&files.final_net_config(), net.to_json().as_bytes())?;
         let mut measured_latency_ms = None;
-        if let (NetConfig::Mobile(spec), Space::Mobile(space)) = (&net, &self.space) {
-            let title = format!("{}: {text}", space.name);
-            if let Ok(svg) = draw_network(spec, space.input.resolution, &title) {
-                files.write(&files.final_architecture_svg(), svg.as_bytes())?;
+        let title = format!("{}: {text}", self.space.name());
+        let drawn = match (&net, &self.space) {
+            (NetConfig::Mobile(spec), Space::Mobile(space)) => {
+                measured_latency_ms = self.measure_latency(&cost, spec, space);
+                draw_network(spec, space.input.resolution, &title)
             }
-            measured_latency_ms = self.measure_latency(&cost, spec, space);
+            (NetConfig::Tree(tree), _) => draw_tree_net(tree, &title),
+            _ => Err("the network is not of the space's kind".into()),
+        };
+        if let Ok(svg) = drawn {
+            files.write(&files.final_architecture_svg(), svg.as_bytes())?;
         }
         let summary = Summary {
             space: self.space.name().to_string(),

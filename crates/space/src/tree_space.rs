@@ -328,16 +328,51 @@ impl TreeSpace {
     fn validate(&self, origin: &str) -> Result<()> {
         let bad = |field: &str, message: String| Err(Error::invalid(origin, field, message));
         let b = &self.backbone;
+        let i = &self.input;
+        // Bounds far beyond any real space, so that a hostile file is an error, not hours of
+        // derivation or an overflow.
+        let limits = [
+            ("input.channels", i.channels, 1, 64),
+            ("input.resolution", i.resolution, 1, 8192),
+            ("input.classes", i.classes, 1, 1_000_000),
+            ("backbone.stem", b.stem, 1, 65_536),
+            ("backbone.first_width", b.first_width, 1, 65_536),
+            ("backbone.widening", b.widening, 0, 65_536),
+            ("backbone.width_multiple", b.width_multiple, 1, 1024),
+            ("backbone.bottleneck", b.bottleneck, 1, 64),
+            (
+                "backbone.blocks_per_stage (stages)",
+                b.blocks_per_stage.len(),
+                1,
+                8,
+            ),
+            ("cell.branches", self.cell.branches, 2, 8),
+            ("cell.searched_levels", self.cell.searched_levels, 1, 4),
+        ];
+        for (field, value, low, high) in limits {
+            if !(low..=high).contains(&value) {
+                return bad(field, format!("{value} is outside {low}..={high}"));
+            }
+        }
+        if b.blocks_per_stage.iter().sum::<usize>() > 1000 {
+            return bad(
+                "backbone.blocks_per_stage",
+                "more than 1000 blocks in all".into(),
+            );
+        }
+        let (branches, levels) = (self.cell.branches, self.cell.searched_levels as u32);
+        let per_cell: usize = (2..=levels + 1).map(|k| branches.pow(k)).sum();
+        let edges = per_cell * b.blocks_per_stage.iter().sum::<usize>();
+        if edges > 100_000 {
+            return bad(
+                "cell",
+                format!("{edges} searched edges in all (at most 100000)"),
+            );
+        }
         if b.blocks_per_stage.is_empty() || b.blocks_per_stage.contains(&0) {
             return bad(
                 "backbone.blocks_per_stage",
                 "expected at least one stage, each of at least one block".into(),
-            );
-        }
-        if b.width_multiple == 0 || b.bottleneck == 0 || b.stem == 0 {
-            return bad(
-                "backbone",
-                "stem, width_multiple and bottleneck must be positive".into(),
             );
         }
         if b.first_width < b.width_multiple
@@ -829,6 +864,10 @@ mod tests {
             "{}",
             err(&stages)
         );
+        let huge = text.replace("branches = 2", "branches = 1000");
+        assert!(err(&huge).contains("cell.branches"), "{}", err(&huge));
+        let stages = text.replace("[1, 1, 1]", &format!("{:?}", vec![1; 70]));
+        assert!(err(&stages).contains("stages"), "{}", err(&stages));
         let extra = text.replace("bottleneck = 4", "bottleneck = 4\nbogus = 1");
         assert!(err(&extra).contains("bogus"), "{}", err(&extra));
         let space = TreeSpace::preset("cifar-tree-compact").unwrap();

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
-use proxyless_report::{draw_network, svg_to_png};
+use proxyless_report::{draw_network, draw_tree_net, svg_to_png};
 
-use crate::description;
+use crate::description::{self, Description};
 use crate::output::write_atomic;
 
-/// Draw a network: one box per block, width by kernel size, colour by expansion ratio.
+/// Draw a network: one box per block, width by kernel size, colour by expansion ratio (a
+/// tree network: its backbone, and each stage's first cell as a tree).
 #[derive(Debug, Args)]
 pub struct DrawArgs {
     #[command(flatten)]
@@ -33,13 +34,19 @@ pub fn run(args: &DrawArgs) -> Result<()> {
             other.map_or(String::new(), |e| format!("; .{e} is neither"))
         ),
     };
-    let (spec, resolution) = args.network.load()?;
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| args.network.file.clone());
-    let svg = draw_network(&spec, resolution, &title)
-        .map_err(|e| anyhow!("{}: {e}", args.network.file))?;
+    let file = &args.network.file;
+    let svg = match description::read(file, args.network.space.as_deref())? {
+        Description::TreeNet(net) => draw_tree_net(&net, &title),
+        _ => {
+            let (spec, resolution) = args.network.load()?;
+            draw_network(&spec, resolution, &title)
+        }
+    }
+    .map_err(|e| anyhow!("{file}: {e}"))?;
     if png {
         let bytes = svg_to_png(&svg, 2.0).map_err(|e| anyhow!("{}: {e}", args.out.display()))?;
         write_atomic(&args.out, &bytes)?;
