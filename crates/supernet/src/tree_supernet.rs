@@ -7,7 +7,9 @@
 
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use proxyless_nn::tree::{TreeLayer, TreeLinear, batch_norm, batch_norm_layer};
+use proxyless_nn::tree::{
+    TreeLayer, TreeLinear, add_padded_shortcut, batch_norm, batch_norm_layer,
+};
 use proxyless_space::{TreeBlock, TreeNode, TreeSpace};
 
 use crate::{Candidate, ChoiceBlock, Paths, Searchable};
@@ -124,18 +126,7 @@ impl SuperTreeBlock {
             .reduce(|a, b| a + b)
             .expect("a cell has branches");
         let residual = batch_norm(&self.final_bn, self.out_bottle.forward(cell));
-        let [batch, channels, height, width] = residual.dims();
-        let short_channels = short.dims()[1];
-        let short = if channels > short_channels {
-            let pad = Tensor::zeros(
-                [batch, channels - short_channels, height, width],
-                &short.device(),
-            );
-            Tensor::cat(vec![short, pad], 1)
-        } else {
-            short
-        };
-        short + residual
+        add_padded_shortcut(short, residual)
     }
 }
 

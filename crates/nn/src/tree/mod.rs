@@ -23,7 +23,7 @@ mod node;
 pub use layer::{
     Activation, LayerPlan, Op, TreeLayer, TreeLinear, WeightOp, batch_norm_layer, shuffle_channels,
 };
-pub use net::{ResidualTreeBlock, TransitionBlock, TreeNet, TreeNetBlock};
+pub use net::{ResidualTreeBlock, TransitionBlock, TreeNet, TreeNetBlock, add_padded_shortcut};
 pub use node::{Merge, NodePlan, Split, TreeCell};
 /// BatchNorm as the tree layers run it (the training forward through the Flex kernels where
 /// they apply).

@@ -63,13 +63,34 @@ pub struct TreeNet {
     pub classifier: TreeLinear,
 }
 
+/// `short + residual`, the shortcut zero-padded on the channel axis where the residual has more
+/// channels (PyramidNet's shortcut).
+///
+/// # Shapes
+/// - `short`: `[batch, c, height, width]`; `residual`: `[batch, c', height, width]`, `c' >= c`
+/// - output: `[batch, c', height, width]`
+pub fn add_padded_shortcut(short: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
+    let [batch, short_channels, height, width] = short.dims();
+    let channels = residual.dims()[1];
+    let short = if channels > short_channels {
+        let pad = Tensor::zeros(
+            [batch, channels - short_channels, height, width],
+            &short.device(),
+        );
+        Tensor::cat(vec![short, pad], 1)
+    } else {
+        short
+    };
+    short + residual
+}
+
 impl ResidualTreeBlock {
     /// # Shapes
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, height', width']`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let short = self.shortcut.forward(x.clone());
-        let [batch, short_channels, height, width] = short.dims();
+        let [batch, _, height, width] = short.dims();
         let rate = self.cell_drop_rate;
         let residual = if rate <= 0.0 {
             self.cell_forward(x)
@@ -81,17 +102,7 @@ impl ResidualTreeBlock {
         } else {
             self.cell_forward(x)
         };
-        let channels = residual.dims()[1];
-        let short = if channels > short_channels {
-            let pad = Tensor::zeros(
-                [batch, channels - short_channels, height, width],
-                &short.device(),
-            );
-            Tensor::cat(vec![short, pad], 1)
-        } else {
-            short
-        };
-        short + residual
+        add_padded_shortcut(short, residual)
     }
 
     fn cell_forward(&self, x: Tensor<4>) -> Tensor<4> {
