@@ -12,7 +12,7 @@
 //! PyTorch's `num_batches_tracked` buffers carry nothing the network computes with: they are
 //! ignored on import and left out on export (PyTorch's `load_state_dict` fills them in).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use burn::module::{Param, RunningState};
 use burn::nn::{BatchNorm, Linear};
@@ -129,6 +129,61 @@ fn torch_shape(slot: &Slot<'_>) -> Vec<usize> {
     }
 }
 
+/// A load of a state dict into a network in progress: the tensors taken so far and every
+/// problem met, reported together at the end.
+pub(crate) struct Loading<'a> {
+    dict: &'a StateDict,
+    used: BTreeSet<String>,
+    problems: Vec<String>,
+}
+
+impl<'a> Loading<'a> {
+    pub(crate) fn new(dict: &'a StateDict) -> Self {
+        Self {
+            dict,
+            used: BTreeSet::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The stored tensor `name` when it has the PyTorch shape `expected`; otherwise none, with
+    /// the problem (missing, or another shape) recorded.
+    pub(crate) fn take(&mut self, name: &str, expected: &[usize]) -> Option<&'a StoredTensor> {
+        let Some(stored) = self.dict.tensors.get(name) else {
+            self.problems.push(format!("missing '{name}'"));
+            return None;
+        };
+        self.used.insert(name.to_string());
+        if stored.shape != expected {
+            self.problems.push(format!(
+                "'{name}' has shape {:?}, the network needs {expected:?}",
+                stored.shape
+            ));
+            return None;
+        }
+        Some(stored)
+    }
+
+    /// `net` when every tensor was taken and the dict holds no other (besides
+    /// `num_batches_tracked`); otherwise the error listing each problem, `origin` in front.
+    pub(crate) fn finish<T>(mut self, net: T, origin: &str) -> Result<T> {
+        for name in self.dict.tensors.keys() {
+            if !self.used.contains(name) && !name.ends_with("num_batches_tracked") {
+                self.problems
+                    .push(format!("unexpected '{name}' (not in this network)"));
+            }
+        }
+        if self.problems.is_empty() {
+            Ok(net)
+        } else {
+            Err(Error::Mismatch {
+                origin: origin.to_string(),
+                problems: self.problems,
+            })
+        }
+    }
+}
+
 impl StateDict {
     /// The state dict of `net`, as the official `ProxylessNASNets.state_dict()` names and
     /// lays it out. Fails for a network whose BatchNorms are folded.
@@ -161,22 +216,11 @@ impl StateDict {
     /// file) in front.
     pub fn load_into(&self, mut net: ProxylessNet, origin: &str) -> Result<ProxylessNet> {
         let device = net.first_conv.conv.weight.val().device();
-        let mut problems = Vec::new();
-        let mut used = Vec::new();
+        let mut loading = Loading::new(self);
         walk(&mut net, &mut |name, slot| {
-            let Some(stored) = self.tensors.get(&name) else {
-                problems.push(format!("missing '{name}'"));
+            let Some(stored) = loading.take(&name, &torch_shape(&slot)) else {
                 return;
             };
-            used.push(name.clone());
-            let expected = torch_shape(&slot);
-            if stored.shape != expected {
-                problems.push(format!(
-                    "'{name}' has shape {:?}, the network needs {expected:?}",
-                    stored.shape
-                ));
-                return;
-            }
             match slot {
                 Slot::Weight(p) => *p = Param::from_tensor(stored.to_tensor(&device)),
                 Slot::Vector(p) => *p = Param::from_tensor(stored.to_tensor(&device)),
@@ -186,19 +230,7 @@ impl StateDict {
                 }
             }
         })?;
-        for name in self.tensors.keys() {
-            if !used.contains(name) && !name.ends_with("num_batches_tracked") {
-                problems.push(format!("unexpected '{name}' (not in this network)"));
-            }
-        }
-        if problems.is_empty() {
-            Ok(net)
-        } else {
-            Err(Error::Mismatch {
-                origin: origin.to_string(),
-                problems,
-            })
-        }
+        loading.finish(net, origin)
     }
 
     /// Drops a prefix that wraps every name, such as `module.` (PyTorch's `DataParallel`).

@@ -12,7 +12,7 @@ use proxyless_space::TreeNetConfig;
 
 use crate::error::{Error, Result};
 use crate::files::{self, read_state_dict, write_safetensors};
-use crate::state_dict::{StateDict, StoredTensor};
+use crate::state_dict::{Loading, StateDict, StoredTensor};
 use crate::{Exported, NET_CONFIG, WEIGHTS};
 
 /// Module paths as PyTorch names them.
@@ -90,9 +90,7 @@ impl ModuleVisitor for Collect {
 
 struct Load<'a> {
     path: Path_,
-    dict: &'a StateDict,
-    used: Vec<String>,
-    problems: Vec<String>,
+    loading: Loading<'a>,
 }
 
 impl ModuleMapper for Load<'_> {
@@ -105,20 +103,10 @@ impl ModuleMapper for Load<'_> {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let name = self.path.name();
-        let Some(stored) = self.dict.tensors.get(&name) else {
-            self.problems.push(format!("missing '{name}'"));
+        let expected = torch_shape(&param.lazy_shape().dims::<D>());
+        let Some(stored) = self.loading.take(&self.path.name(), &expected) else {
             return param;
         };
-        self.used.push(name.clone());
-        let expected = torch_shape(&param.lazy_shape().dims::<D>());
-        if stored.shape != expected {
-            self.problems.push(format!(
-                "'{name}' has shape {:?}, the network needs {expected:?}",
-                stored.shape
-            ));
-            return param;
-        }
         let device = param.lazy_device();
         let flat = Tensor::<1>::from_floats(stored.values.as_slice(), &device);
         let t: Tensor<D> = if D == 2 {
@@ -150,25 +138,10 @@ impl StateDict {
     pub fn load_into_tree_net(&self, net: TreeNet, origin: &str) -> Result<TreeNet> {
         let mut load = Load {
             path: Path_::default(),
-            dict: self,
-            used: Vec::new(),
-            problems: Vec::new(),
+            loading: Loading::new(self),
         };
         let net = net.map(&mut load);
-        let mut problems = load.problems;
-        for name in self.tensors.keys() {
-            if !load.used.contains(name) && !name.ends_with("num_batches_tracked") {
-                problems.push(format!("unexpected '{name}' (not in this network)"));
-            }
-        }
-        if problems.is_empty() {
-            Ok(net)
-        } else {
-            Err(Error::Mismatch {
-                origin: origin.to_string(),
-                problems,
-            })
-        }
+        load.loading.finish(net, origin)
     }
 }
 

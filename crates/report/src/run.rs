@@ -30,25 +30,49 @@ type Picture = (&'static str, &'static str, String);
 
 /// Writes the report of a run already read.
 pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
-    let root = run.files.root();
     let space_origin = run.files.space().display().to_string();
-    if TreeSpace::describes(&run.space_text) {
-        return tree_report(run, &space_origin);
-    }
-    let space = SearchSpace::from_toml_str(&run.space_text, &space_origin).map_err(|source| {
-        Error::Space {
-            origin: space_origin.clone(),
-            source,
-        }
-    })?;
     let arch_text = run
         .architecture()
         .ok_or_else(|| Error::NoArchitecture {
-            run: root.to_path_buf(),
+            run: run.files.root().to_path_buf(),
         })?
         .to_string();
+    let (space_name, pictures) = if TreeSpace::describes(&run.space_text) {
+        tree_pictures(run, &space_origin)?
+    } else {
+        mobile_pictures(run, &space_origin, &arch_text)?
+    };
+    let epochs: Vec<&MetricLine> = run
+        .metrics
+        .iter()
+        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
+        .collect();
+    let html = page(
+        run.files.root(),
+        &space_name,
+        &arch_text,
+        &epochs,
+        &pictures,
+        &run.config_text,
+    );
+    publish(&run.files, &html, &pictures)
+}
+
+/// The pictures of an MBConv search: the derived architecture drawn, the candidate
+/// probabilities, the curves and the cost per block; with the space's name.
+fn mobile_pictures(
+    run: &RunRecord,
+    space_origin: &str,
+    arch_text: &str,
+) -> Result<(String, Vec<Picture>), Error> {
+    let space = SearchSpace::from_toml_str(&run.space_text, space_origin).map_err(|source| {
+        Error::Space {
+            origin: space_origin.to_string(),
+            source,
+        }
+    })?;
     let arch =
-        Architecture::parse(&arch_text, &space, "the run's architecture").map_err(|source| {
+        Architecture::parse(arch_text, &space, "the run's architecture").map_err(|source| {
             Error::Space {
                 origin: "the run's architecture".into(),
                 source,
@@ -62,113 +86,81 @@ pub fn report(run: &RunRecord) -> Result<PathBuf, Error> {
             message,
         })?;
     let mut pictures = vec![("architecture.svg", "The derived architecture", drawn)];
-    pictures.push(probability_picture(&space, &run.alphas));
+    let blocks = space
+        .choice_blocks()
+        .iter()
+        .map(|block| {
+            let rows = block.candidates.iter().map(|c| c.to_string()).collect();
+            (block.label(), rows)
+        })
+        .collect();
+    let caption = "Candidate probabilities p = softmax(α) of every choice block, per epoch \
+                   (outlined: the most probable)";
+    pictures.push(probability_picture(blocks, &run.alphas, caption));
     let model = cost_model(run)?;
     pictures.extend(curve_pictures(run, &model));
     pictures.push(breakdown_picture(run, &model, &space, &arch)?);
-    let epochs: Vec<&MetricLine> = run
-        .metrics
-        .iter()
-        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
-        .collect();
-    let html = page(
-        root,
-        &space.name,
-        &arch_text,
-        &epochs,
-        &pictures,
-        &run.config_text,
-    );
-    publish(&run.files, &html, &pictures)
+    Ok((space.name, pictures))
 }
 
-/// The candidate probabilities of every choice block over the epochs, as a heat map.
-/// The report of a tree-cell search: the candidate probabilities of every searched edge and
-/// the curves (tree networks have no block drawing or per-block cost chart yet).
-fn tree_report(run: &RunRecord, origin: &str) -> Result<PathBuf, Error> {
+/// The pictures of a tree-cell search: the candidate probabilities of every searched edge and
+/// the curves (no per-block cost chart for tree cells yet); with the space's name.
+fn tree_pictures(run: &RunRecord, space_origin: &str) -> Result<(String, Vec<Picture>), Error> {
     let space =
-        TreeSpace::from_toml_str(&run.space_text, origin).map_err(|source| Error::Space {
-            origin: origin.to_string(),
+        TreeSpace::from_toml_str(&run.space_text, space_origin).map_err(|source| Error::Space {
+            origin: space_origin.to_string(),
             source,
         })?;
-    let arch_text = run
-        .architecture()
-        .ok_or_else(|| Error::NoArchitecture {
-            run: run.files.root().to_path_buf(),
-        })?
-        .to_string();
     let per_cell = space.edges_per_cell();
-    let heat: Vec<HeatBlock> = space
+    let edges = space
         .choices()
         .iter()
         .enumerate()
-        .map(|(b, edge)| HeatBlock {
-            label: format!("cell {} edge {}", edge.cell, b % per_cell),
-            rows: edge
+        .map(|(b, edge)| {
+            let rows = edge
                 .candidates
                 .iter()
                 .map(|op| op.name().to_string())
-                .collect(),
-            values: (0..edge.candidates.len())
-                .map(|j| run.alphas.iter().map(|a| alpha_prob(a, b, j)).collect())
-                .collect(),
+                .collect();
+            (format!("cell {} edge {}", edge.cell, b % per_cell), rows)
         })
         .collect();
-    let columns: Vec<String> = run
-        .alphas
-        .iter()
-        .map(|a| format!("ep {}", a.epoch))
-        .collect();
-    let mut pictures = vec![(
-        "probabilities.svg",
-        "Candidate probabilities p = softmax(α) of every searched edge, per epoch (outlined: the most probable)",
-        heat_map("Candidate probabilities", &columns, &heat),
-    )];
+    let caption = "Candidate probabilities p = softmax(α) of every searched edge, per epoch \
+                   (outlined: the most probable)";
+    let mut pictures = vec![probability_picture(edges, &run.alphas, caption)];
     pictures.extend(curve_pictures(run, &CostModel::Macs));
-    let epochs: Vec<&MetricLine> = run
-        .metrics
-        .iter()
-        .filter(|m| matches!(m, MetricLine::Epoch { .. }))
-        .collect();
-    let root = run.files.root();
-    let html = page(
-        root,
-        &space.name,
-        &arch_text,
-        &epochs,
-        &pictures,
-        &run.config_text,
-    );
-    publish(&run.files, &html, &pictures)
+    Ok((space.name, pictures))
 }
 
-/// Probability of candidate `j` of block `b` in an α line (0 where the line has none).
-fn alpha_prob(a: &AlphaLine, b: usize, j: usize) -> f64 {
-    a.probs
-        .get(b)
-        .and_then(|p| p.get(j))
-        .copied()
-        .unwrap_or(0.0)
-}
-
-fn probability_picture(space: &SearchSpace, alphas: &[AlphaLine]) -> Picture {
+/// The candidate probabilities of every choice block (its label and candidates' names) over
+/// the epochs, as a heat map under `caption`.
+fn probability_picture(
+    blocks: Vec<(String, Vec<String>)>,
+    alphas: &[AlphaLine],
+    caption: &'static str,
+) -> Picture {
     let columns: Vec<String> = alphas.iter().map(|a| format!("ep {}", a.epoch)).collect();
-    let prob = alpha_prob;
-    let heat: Vec<HeatBlock> = space
-        .choice_blocks()
-        .iter()
+    let prob = |a: &AlphaLine, b: usize, j: usize| {
+        a.probs
+            .get(b)
+            .and_then(|p| p.get(j))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let heat: Vec<HeatBlock> = blocks
+        .into_iter()
         .enumerate()
-        .map(|(b, block)| HeatBlock {
-            label: block.label(),
-            rows: block.candidates.iter().map(|c| c.to_string()).collect(),
-            values: (0..block.candidates.len())
+        .map(|(b, (label, rows))| HeatBlock {
+            values: (0..rows.len())
                 .map(|j| alphas.iter().map(|a| prob(a, b, j)).collect())
                 .collect(),
+            label,
+            rows,
         })
         .collect();
     (
         "probabilities.svg",
-        "Candidate probabilities p = softmax(α) of every choice block, per epoch (outlined: the most probable)",
+        caption,
         heat_map("Candidate probabilities", &columns, &heat),
     )
 }

@@ -6,9 +6,7 @@ use std::path::Path;
 
 use burn::nn::Initializer;
 use burn::prelude::*;
-use proxyless_space::{
-    Architecture, CandidateCosts, NetConfig, SearchSpace, TREE_PRESETS, TreeSpace, presets,
-};
+use proxyless_space::{Architecture, NetConfig, SearchSpace, TREE_PRESETS, TreeSpace, presets};
 use proxyless_supernet::{Paths, Searchable, Supernet, TreeSupernet};
 
 use crate::error::Result;
@@ -97,23 +95,6 @@ impl Space {
         match self {
             Self::Mobile(s) => s.to_toml_string(),
             Self::Tree(s) => s.to_toml_string(),
-        }
-    }
-
-    /// The MBConv space, if it is one.
-    pub fn mobile(&self) -> Option<&SearchSpace> {
-        match self {
-            Self::Mobile(s) => Some(s),
-            Self::Tree(_) => None,
-        }
-    }
-
-    /// Multiply-accumulates of every candidate (millions) for a tree space; none for an MBConv
-    /// space (its costs come from the configured cost model).
-    pub fn tree_macs(&self) -> Option<CandidateCosts> {
-        match self {
-            Self::Mobile(_) => None,
-            Self::Tree(s) => Some(s.candidate_costs()),
         }
     }
 

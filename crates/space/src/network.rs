@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Number;
 
 use crate::error::{Result, read_to_string};
-use crate::tree::{ConvFields, Layer, TreeBlock};
+use crate::tree::{Layer, TreeBlock};
 use crate::{NetSpec, TreeNetConfig};
 
 /// The input side of a `PyramidTreeNet`: its classifier takes the flattened features of
@@ -64,12 +64,8 @@ impl NetConfig {
         match self {
             Self::Mobile(spec) => spec.input_channels(),
             Self::Tree(net) => first_layer(net).map_or(3, |layer| match layer {
-                Layer::ConvLayer(ConvFields { base, .. })
-                | Layer::DepthConvLayer(ConvFields { base, .. })
-                | Layer::PoolingLayer { base, .. }
-                | Layer::IdentityLayer { base } => base.in_channels,
                 Layer::LinearLayer { in_features, .. } => *in_features,
-                Layer::ZeroLayer { .. } => 3,
+                layer => layer.base().map_or(3, |base| base.in_channels),
             }),
         }
     }

@@ -148,6 +148,48 @@ pub enum Layer {
     },
 }
 
+impl TreeNode {
+    /// Channels into each branch (the official `in_dim_list`): the whole input for `copy`,
+    /// nearly equal parts for `split`; none when the split type does not fit the edges (only
+    /// a single edge may go without one).
+    pub fn in_dims(&self) -> Option<Vec<usize>> {
+        let n = self.edges.len();
+        match self.split_type.as_deref() {
+            Some("copy") => Some(vec![self.in_channels; n]),
+            Some("split") => Some(split_list(self.in_channels, n)),
+            None if n == 1 => Some(vec![self.in_channels]),
+            _ => None,
+        }
+    }
+
+    /// Channels out of each branch (the official `out_dim_list`): the whole output for `add`,
+    /// nearly equal parts for `concat`; none when the merge type does not fit the edges.
+    pub fn out_dims(&self) -> Option<Vec<usize>> {
+        let n = self.edges.len();
+        match self.merge_type.as_deref() {
+            Some("add") => Some(vec![self.out_channels; n]),
+            Some("concat") => Some(split_list(self.out_channels, n)),
+            None if n == 1 => Some(vec![self.out_channels]),
+            _ => None,
+        }
+    }
+}
+
+impl Layer {
+    /// The channels, BatchNorm, activation, dropout and ops order of a convolution, pooling or
+    /// identity layer; none for a linear layer (features instead of channels) and for the
+    /// `ZeroLayer` (no fields but its stride).
+    pub fn base(&self) -> Option<&LayerBase> {
+        match self {
+            Layer::ConvLayer(ConvFields { base, .. })
+            | Layer::DepthConvLayer(ConvFields { base, .. })
+            | Layer::PoolingLayer { base, .. }
+            | Layer::IdentityLayer { base } => Some(base),
+            Layer::LinearLayer { .. } | Layer::ZeroLayer { .. } => None,
+        }
+    }
+}
+
 /// The fields of both convolution layers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -558,27 +600,19 @@ impl Counter<'_> {
                 ),
             ));
         }
-        let ins = match node.split_type.as_deref() {
-            Some("copy") => vec![node.in_channels; n],
-            Some("split") => split_list(node.in_channels, n),
-            None if n == 1 => vec![node.in_channels],
-            other => {
-                return Err(self.invalid(
-                    &format!("{at}.split_type"),
-                    format!("expected \"copy\", \"split\" or null with one edge, found {other:?} with {n} edges"),
-                ));
-            }
+        let Some(ins) = node.in_dims() else {
+            let other = &node.split_type;
+            return Err(self.invalid(
+                &format!("{at}.split_type"),
+                format!("expected \"copy\", \"split\" or null with one edge, found {other:?} with {n} edges"),
+            ));
         };
-        let outs = match node.merge_type.as_deref() {
-            Some("add") => vec![node.out_channels; n],
-            Some("concat") => split_list(node.out_channels, n),
-            None if n == 1 => vec![node.out_channels],
-            other => {
-                return Err(self.invalid(
-                    &format!("{at}.merge_type"),
-                    format!("expected \"add\", \"concat\" or null with one edge, found {other:?} with {n} edges"),
-                ));
-            }
+        let Some(outs) = node.out_dims() else {
+            let other = &node.merge_type;
+            return Err(self.invalid(
+                &format!("{at}.merge_type"),
+                format!("expected \"add\", \"concat\" or null with one edge, found {other:?} with {n} edges"),
+            ));
         };
         let mut side = None;
         for (i, (edge, child)) in node.edges.iter().zip(&node.child_nodes).enumerate() {

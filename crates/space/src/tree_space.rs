@@ -246,31 +246,27 @@ pub struct TreeSpaceSummary {
 /// Names of the tree-space presets.
 pub const TREE_PRESETS: [&str; 2] = ["cifar-tree", "cifar-tree-compact"];
 
-/// Edges a cell has, and where each lies.
-struct CellShape {
-    /// Per edge in depth-first order: whether it is on the last level.
-    last_level: Vec<bool>,
+/// The searched edges of a cell in depth-first order, each `true` when it is on the last level
+/// (no node behind it). The first level's `branches` branches each lead to one searched node.
+fn last_level_flags(branches: usize, levels: usize) -> Vec<bool> {
+    fn walk(branches: usize, levels: usize, out: &mut Vec<bool>) {
+        out.extend(std::iter::repeat_n(levels == 1, branches));
+        if levels > 1 {
+            for _ in 0..branches {
+                walk(branches, levels - 1, out);
+            }
+        }
+    }
+    let mut flags = Vec::new();
+    for _ in 0..branches {
+        walk(branches, levels, &mut flags);
+    }
+    flags
 }
 
-impl CellShape {
-    fn new(branches: usize, levels: usize) -> Self {
-        let mut last_level = Vec::new();
-        // The first level's branches each lead to one searched node.
-        for _ in 0..branches {
-            walk(branches, levels, &mut last_level);
-        }
-        fn walk(branches: usize, levels: usize, out: &mut Vec<bool>) {
-            for _ in 0..branches {
-                out.push(levels == 1);
-            }
-            if levels > 1 {
-                for _ in 0..branches {
-                    walk(branches, levels - 1, out);
-                }
-            }
-        }
-        Self { last_level }
-    }
+/// Searched edges of a cell: `branches^2 + ... + branches^(levels + 1)`.
+fn edges_per_cell(branches: usize, levels: usize) -> usize {
+    (2..=levels as u32 + 1).map(|k| branches.pow(k)).sum()
 }
 
 impl TreeSpace {
@@ -360,8 +356,7 @@ impl TreeSpace {
                 "more than 1000 blocks in all".into(),
             );
         }
-        let (branches, levels) = (self.cell.branches, self.cell.searched_levels as u32);
-        let per_cell: usize = (2..=levels + 1).map(|k| branches.pow(k)).sum();
+        let per_cell = edges_per_cell(self.cell.branches, self.cell.searched_levels);
         let edges = per_cell * b.blocks_per_stage.iter().sum::<usize>();
         if edges > 100_000 {
             return bad(
@@ -435,14 +430,12 @@ impl TreeSpace {
 
     /// Searched edges per cell.
     pub fn edges_per_cell(&self) -> usize {
-        CellShape::new(self.cell.branches, self.cell.searched_levels)
-            .last_level
-            .len()
+        edges_per_cell(self.cell.branches, self.cell.searched_levels)
     }
 
     /// Every searched edge, cell by cell, depth first within a cell.
     pub fn choices(&self) -> Vec<TreeChoice> {
-        let shape = CellShape::new(self.cell.branches, self.cell.searched_levels);
+        let last_level = last_level_flags(self.cell.branches, self.cell.searched_levels);
         let mut side = self.input.resolution;
         let mut out = Vec::new();
         let mut l = 0;
@@ -452,7 +445,7 @@ impl TreeSpace {
                     side /= 2;
                 }
                 let channels = self.width(l);
-                for &last in &shape.last_level {
+                for &last in &last_level {
                     let candidates = self
                         .cell
                         .candidates

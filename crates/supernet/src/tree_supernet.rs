@@ -10,7 +10,7 @@ use burn::prelude::*;
 use proxyless_nn::tree::{
     TreeLayer, TreeLinear, add_padded_shortcut, batch_norm, batch_norm_layer,
 };
-use proxyless_space::{TreeBlock, TreeNode, TreeSpace};
+use proxyless_space::{TreeBlock, TreeChoice, TreeNode, TreeSpace};
 
 use crate::{Candidate, ChoiceBlock, Paths, Searchable};
 
@@ -37,8 +37,13 @@ pub struct SuperNode {
 }
 
 impl SuperNode {
-    fn new(space_node: &TreeNode, space: &TreeSpace, next: &mut usize, device: &Device) -> Self {
-        let choices = space.choices();
+    /// The node of the skeleton's `space_node`, its edges taking `choices` from `next` on.
+    fn new(
+        space_node: &TreeNode,
+        choices: &[TreeChoice],
+        next: &mut usize,
+        device: &Device,
+    ) -> Self {
         let mut indices = Vec::new();
         let edges = space_node
             .edges
@@ -58,7 +63,7 @@ impl SuperNode {
         let child_nodes = space_node
             .child_nodes
             .iter()
-            .map(|c| c.as_ref().map(|c| SuperNode::new(c, space, next, device)))
+            .map(|c| c.as_ref().map(|c| SuperNode::new(c, choices, next, device)))
             .collect();
         Self {
             edges,
@@ -147,6 +152,7 @@ impl TreeSupernet {
     /// Builds the supernet of `space` on `device`, initialised as the paper's code does.
     pub fn new(space: &TreeSpace, device: &Device) -> Self {
         let skeleton = space.skeleton();
+        let choices = space.choices();
         let layers = |layers: &[proxyless_space::Layer]| {
             layers.iter().map(|l| TreeLayer::new(l, device)).collect()
         };
@@ -188,7 +194,7 @@ impl TreeSupernet {
                             .iter()
                             .map(|n| {
                                 let n = n.as_ref().expect("a searched node per branch");
-                                SuperNode::new(n, space, &mut next, device)
+                                SuperNode::new(n, &choices, &mut next, device)
                             })
                             .collect(),
                         out_bottle: out,

@@ -8,7 +8,7 @@ use proxyless_data::{DatasetKind, FolderOptions};
 use proxyless_nn::Precision;
 use proxyless_rundir::RunFiles;
 use proxyless_search::{SearchConfig, Space};
-use proxyless_space::{NetConfig, SearchSpace, TreeSpace};
+use proxyless_space::NetConfig;
 use proxyless_train::{Checkpoint, TrainConfig, Trainer};
 
 use crate::backend::Backend;
@@ -287,20 +287,12 @@ fn search_run(dir: &Path) -> Result<Source> {
         .with_context(|| format!("cannot read {}", config_path.display()))?;
     let config =
         SearchConfig::from_toml_with_overrides(&text, &config_path.display().to_string(), &[])?;
-    let resolution = match Space::resolve(&config.space) {
-        Ok(space) => space.input().resolution,
-        Err(_) => {
-            let path = files.space();
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let origin = path.display().to_string();
-            if TreeSpace::describes(&text) {
-                TreeSpace::from_toml_str(&text, &origin)?.input.resolution
-            } else {
-                SearchSpace::from_toml_str(&text, &origin)?.input.resolution
-            }
-        }
-    };
+    // The space by its name, else as the run wrote it (a space file moved since).
+    let space_copy = files.space().display().to_string();
+    let resolution = Space::resolve(&config.space)
+        .or_else(|_| Space::resolve(&space_copy))?
+        .input()
+        .resolution;
     Ok(Source {
         spec,
         resolution: Some(resolution),

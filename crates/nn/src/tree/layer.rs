@@ -193,12 +193,9 @@ impl TreeLayer {
     /// On a `LinearLayer` (see [`TreeLinear`]).
     pub fn new(layer: &Layer, device: &Device) -> Self {
         let base = match layer {
-            Layer::ConvLayer(ConvFields { base, .. })
-            | Layer::DepthConvLayer(ConvFields { base, .. })
-            | Layer::PoolingLayer { base, .. }
-            | Layer::IdentityLayer { base } => base,
             Layer::LinearLayer { .. } => panic!("a LinearLayer is a TreeLinear"),
             Layer::ZeroLayer { stride } => return Self::zero(*stride),
+            layer => layer.base().expect("the other layers have channels"),
         };
         let order = ops(&base.ops_order);
         let (cin, cout) = (base.in_channels, base.out_channels);

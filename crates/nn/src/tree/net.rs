@@ -5,7 +5,7 @@ use burn::module::{Flag, Param};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use proxyless_kernels::batch_norm;
-use proxyless_space::{ConvFields, Layer, TreeBlock, TreeNetConfig};
+use proxyless_space::{Layer, TreeBlock, TreeNetConfig};
 
 use super::layer::{TreeLayer, TreeLinear, batch_norm_layer};
 use super::node::{TreeCell, uniform_draw};
@@ -185,12 +185,8 @@ impl TreeNet {
 /// A layer's output channels (features).
 fn out_bottle_channels(layer: &Layer) -> usize {
     match layer {
-        Layer::ConvLayer(ConvFields { base, .. })
-        | Layer::DepthConvLayer(ConvFields { base, .. })
-        | Layer::PoolingLayer { base, .. }
-        | Layer::IdentityLayer { base } => base.out_channels,
-        // Not an out-bottleneck of any released or derived network; zeros keep the channels.
-        Layer::ZeroLayer { .. } => 0,
         Layer::LinearLayer { out_features, .. } => *out_features,
+        // A ZeroLayer is no out-bottleneck of any released or derived network.
+        layer => layer.base().map_or(0, |base| base.out_channels),
     }
 }

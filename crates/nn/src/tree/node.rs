@@ -64,27 +64,25 @@ pub struct TreeCell {
     pub plan: NodePlan,
 }
 
-/// `total` cut into `parts` nearly equal parts, the first ones larger (`get_split_list`).
-fn split_list(total: usize, parts: usize) -> Vec<usize> {
-    (0..parts)
-        .map(|i| total / parts + usize::from(i < total % parts))
-        .collect()
-}
-
 impl TreeCell {
     /// Builds a node and everything below it from a checked configuration.
     pub fn new(node: &TreeNode, device: &Device) -> Self {
-        let n = node.edges.len();
-        let (split, in_dims) = match node.split_type.as_deref() {
-            Some("copy") => (Split::Copy, vec![node.in_channels; n]),
-            Some("split") => (Split::Channels, split_list(node.in_channels, n)),
-            _ => (Split::Single, vec![node.in_channels]),
+        let split = match node.split_type.as_deref() {
+            Some("copy") => Split::Copy,
+            Some("split") => Split::Channels,
+            _ => Split::Single,
         };
-        let (merge, out_dims) = match node.merge_type.as_deref() {
-            Some("add") => (Merge::Add, vec![node.out_channels; n]),
-            Some("concat") => (Merge::Concat, split_list(node.out_channels, n)),
-            _ => (Merge::Single, vec![node.out_channels]),
+        let merge = match node.merge_type.as_deref() {
+            Some("add") => Merge::Add,
+            Some("concat") => Merge::Concat,
+            _ => Merge::Single,
         };
+        let in_dims = node
+            .in_dims()
+            .expect("checked when the configuration was read");
+        let out_dims = node
+            .out_dims()
+            .expect("checked when the configuration was read");
         Self {
             edges: node
                 .edges
