@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # GPU check of a packaged `proxyless` (made by `cargo xtask gpu-check --package-only`): for every
 # GPU backend compiled into the packaged binaries (`proxyless`, and `proxyless-*` beside it),
-# parity against flex, a latency table, its validation, and a short search, each under a time
-# limit; then the specialisation searches on the first binary's first GPU backend. Needs no Rust
-# toolchain. Usage:
+# parity against flex, the step benchmark against PyTorch, a latency table, its validation, and a
+# short search, each under a time limit; then the specialisation searches on the first binary's
+# first GPU backend, and the sections below. Needs no Rust toolchain. Usage:
 #   ./gpu-check.sh [RESULTS_DIR]
 # Writes RESULTS_DIR/summary.txt (one line per step: backend, step, exit status, seconds), each
 # step's log, the latency tables and plots.
@@ -33,10 +33,30 @@ for b in "${binaries[@]}"; do
     fi
 done
 
+# GPU_CHECK_BUDGET=SECONDS bounds the whole check (a lent GPU's minutes are few): each step's
+# limit is cut to what is left, and steps with under 10 seconds left are skipped, so the most
+# telling steps go first (parity, then the benchmark against PyTorch).
+budget=${GPU_CHECK_BUDGET:-0}
+# The cuda backend loads CUDA's NVRTC at run time: where the loader does not know it, the
+# folder of a CUDA toolkit's copy goes on the library path.
+if ! ldconfig -p 2>/dev/null | grep -q libnvrtc; then
+    nvrtc=$(ls /usr/local/cuda*/targets/*/lib/libnvrtc.so* /usr/local/cuda*/lib64/libnvrtc.so* \
+        2>/dev/null | head -1)
+    [ -n "$nvrtc" ] && export LD_LIBRARY_PATH="$(dirname "$nvrtc")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+
 # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, logs to NAME.log.
 step() {
     local name=$1 seconds=$2
     shift 2
+    if [ "$budget" -gt 0 ]; then
+        local left=$((budget - SECONDS))
+        if [ "$left" -lt 10 ]; then
+            printf '%-34s %-26s %4ss\n' "$name" "skipped (budget spent)" 0 | tee -a "$summary"
+            return
+        fi
+        [ "$seconds" -gt "$left" ] && seconds=$left
+    fi
     local start=$SECONDS
     timeout "$seconds" "$@" >"$out/$name.log" 2>&1
     local rc=$?
@@ -46,9 +66,15 @@ step() {
     printf '%-34s %-26s %4ss\n' "$name" "$verdict" "$((SECONDS - start))" | tee -a "$summary"
 }
 
-# The GPU backends of a binary: all it holds but the CPU ones.
+# The GPU backends of a binary: all it holds but the CPU ones (GPU_CHECK_BACKENDS="cuda wgpu":
+# only those).
 gpu_backends() {
-    "$1" backends 2>/dev/null | grep -v -x -e flex -e ndarray -e tch
+    local all
+    all=$("$1" backends 2>/dev/null | grep -v -x -e flex -e ndarray -e tch)
+    if [ -n "${GPU_CHECK_BACKENDS:-}" ]; then
+        all=$(echo "$all" | grep -x -F "$(echo "$GPU_CHECK_BACKENDS" | tr ' ,' '\n\n')")
+    fi
+    echo "$all"
 }
 
 {
@@ -70,10 +96,41 @@ for b in "${binaries[@]}"; do
     [ -n "${runner[$backend]:-}" ] && continue
     runner[$backend]=$b
     order+=("$backend")
-    run=("$b" --backend "$backend")
-    step "$backend-parity-fmnist" "$limit" "${run[@]}" parity --space fmnist --batch 16
+  done
+done
+# First, whether each backend computes what flex computes.
+for backend in "${order[@]}"; do
+    step "$backend-parity-fmnist" "$limit" "${runner[$backend]}" --backend "$backend" parity \
+        --space fmnist --batch 16
+done
+# The benchmark of every GPU backend (GPU_CHECK_BENCH=0 leaves it out): the child step, the
+# supernet's weight and architecture steps, each beside PyTorch's same step on CUDA when PyTorch
+# is here.
+if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
+    for backend in "${order[@]}"; do
+        step "$backend-bench" "$((2 * limit))" "${runner[$backend]}" --backend "$backend" bench \
+            --space imagenet@64 --batch 16 --rounds 1 --steps 5 --vs-pytorch \
+            --out "$out/$backend-bench"
+        sed -n -e 's/^Our child step takes/  '"$backend"': our child step takes/p' \
+            -e 's/^A search epoch/  '"$backend"': a search epoch/p' \
+            "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
+        grep -E '^\| (supernet|architecture step \(full_v2\))' "$out/$backend-bench/bench.md" \
+            2>/dev/null | sed "s/^/  $backend: /" | tee -a "$summary"
+    done
+fi
+# Latency tables and their validation (GPU_CHECK_LATENCY=0 leaves them out, and the searches
+# for the GPU's and the CPU's tables with them).
+latency=${GPU_CHECK_LATENCY:-1}
+for backend in "${order[@]}"; do
+    run=("${runner[$backend]}" --backend "$backend")
     step "$backend-parity-cifar10" "$limit" "${run[@]}" parity --space cifar10 --batch 8
     table="$out/$backend-fmnist-b16.yaml"
+    [ "$latency" = 1 ] || {
+        step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
+            --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
+            --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1
+        continue
+    }
     step "$backend-latency-profile" "$limit" "${run[@]}" latency profile --space fmnist \
         --batch 16 --warmup 10 --runs 30 --out "$table"
     step "$backend-latency-validate" "$limit" "${run[@]}" latency validate --space fmnist \
@@ -85,17 +142,17 @@ for b in "${binaries[@]}"; do
     step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
         --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
         --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1
-  done
 done
 # The host CPU's table for the same space, to compare with the GPU's.
-step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile --space fmnist \
-    --batch 16 --warmup 5 --runs 20 --out "$out/flex-fmnist-b16.yaml"
+[ "$latency" = 1 ] && step "flex-latency-profile" "$limit" "$bin" --backend flex latency profile \
+    --space fmnist --batch 16 --warmup 5 --runs 20 --out "$out/flex-fmnist-b16.yaml"
 
 # Specialisation: the same search (on the first GPU backend) constrained to the latency of a
 # MobileNetV2-like network (k3e6 everywhere) on the GPU's table and on the CPU's table; each
 # found architecture's latency on both tables. The two searches run side by side.
+# GPU_CHECK_SPECIALISE=0 leaves them out.
 gpu=$(gpu_backends "$bin" | head -1)
-if [ -n "$gpu" ]; then
+if [ -n "$gpu" ] && [ "$latency" = 1 ] && [ "${GPU_CHECK_SPECIALISE:-1}" = 1 ]; then
     echo "k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6 k3e6 k3e6 | k3e6" >"$out/mobilenetv2-like.txt"
     predict() { # predict ARCH_FILE TABLE: latency in ms
         "$bin" latency predict "$1" --space fmnist --table "$2" --json |
@@ -120,16 +177,6 @@ if [ -n "$gpu" ]; then
             line="$line; on $table $(predict "$arch" "$out/$table-fmnist-b16.yaml") ms"
         done
         echo "$line" | tee -a "$summary"
-    done
-fi
-# The benchmark of every GPU backend (GPU_CHECK_BENCH=0 leaves it out): the child step, the
-# supernet's weight and architecture steps, and PyTorch's child step on CUDA when PyTorch is here.
-if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
-    for backend in "${order[@]}"; do
-        step "$backend-bench" "$limit" "${runner[$backend]}" --backend "$backend" bench --quick \
-            --vs-pytorch --out "$out/$backend-bench"
-        sed -n 's/^Our child step takes/  '"$backend"': our child step takes/p' \
-            "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
     done
 fi
 # Data parallelism (GPU_CHECK_DEVICES=0 leaves it out): on every GPU backend, a short search and

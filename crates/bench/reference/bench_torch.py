@@ -22,6 +22,34 @@ from torch import nn
 from proxyless_torch import ProxylessNASNets
 
 
+def time_steps(step, warmup, steps, device):
+    """Runs `step` `warmup` times untimed, then `steps` (at least one) times, each timed to the
+    device's end. Returns the times (ms), what each timed call returned, and the peak memory
+    (MiB) of the timed calls: the process's resident memory on the CPU, the GPU memory PyTorch
+    allocated on CUDA."""
+    cuda = device.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        step()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    times, results = [], []
+    for _ in range(max(steps, 1)):
+        start = time.perf_counter()
+        results.append(step())
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cuda:
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    return times, results, peak
+
+
 def main(net_config, channels, resolution, batch, warmup, steps, threads, device="cpu"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -58,20 +86,7 @@ def main(net_config, channels, resolution, batch, warmup, steps, threads, device
         sync()
         return forward - start, backward - forward, time.perf_counter() - backward
 
-    for _ in range(warmup):
-        step()
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    phases = []
-    for _ in range(max(steps, 1)):
-        start = time.perf_counter()
-        phases.append(step())
-        times.append((time.perf_counter() - start) * 1e3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    times, phases, peak = time_steps(step, warmup, steps, device)
     print(
         json.dumps(
             {

@@ -59,6 +59,10 @@ pub struct CaseReport {
     pub time_ratio: f64,
     /// `peak_rss_mib` over the child step's.
     pub memory_ratio: Option<f64>,
+    /// The same step's median in PyTorch on the same machine, when measured (the child step
+    /// by `reference/bench_torch.py`, the supernet steps by `reference/supernet_torch.py`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pytorch_ms: Option<f64>,
 }
 
 /// Every case of one space on one device.
@@ -139,12 +143,19 @@ impl PytorchStep {
 }
 
 impl BenchReport {
-    /// A Markdown table of the cases.
+    /// A Markdown table of the cases; with PyTorch's times, its medians and our ratios to them
+    /// in two more columns, and a line on the `full_v2` step against the child step in each.
     pub fn to_markdown(&self) -> String {
+        let torch_columns = self.cases.iter().any(|c| c.pytorch_ms.is_some());
+        let (extra_head, extra_rule) = if torch_columns {
+            (" PyTorch ms | ours / PyTorch |", " --- | --- |")
+        } else {
+            ("", "")
+        };
         let mut out = format!(
             "`{}` at {}x{}, batch {}, {}{} ({} rounds of {} timed steps; child `{}`)\n\n\
-             | step | median ms | images/s | peak RSS MiB | time / child | memory / child |\n\
-             | --- | --- | --- | --- | --- | --- |\n",
+             | step | median ms | images/s | peak RSS MiB | time / child | memory / child |{extra_head}\n\
+             | --- | --- | --- | --- | --- | --- |{extra_rule}\n",
             self.space,
             self.resolution,
             self.resolution,
@@ -159,8 +170,13 @@ impl BenchReport {
             self.architecture
         );
         for c in &self.cases {
+            let torch = match (torch_columns, c.pytorch_ms) {
+                (false, _) => String::new(),
+                (true, None) => " - | - |".into(),
+                (true, Some(ms)) => format!(" {ms:.1} | {:.2} |", c.median_ms / ms),
+            };
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {} | {:.2} | {} |\n",
+                "| {} | {:.1} | {:.1} | {} | {:.2} | {} |{torch}\n",
                 c.name,
                 c.median_ms,
                 c.images_per_second,
@@ -172,7 +188,7 @@ impl BenchReport {
         if let Some(p) = &self.pytorch {
             let child = self.cases[0].median_ms;
             out.push_str(&format!(
-                "| child network step, PyTorch {} ({}) | {:.1} | {:.1} | {:.0} | {:.2} | - |\n\n\
+                "| child network step, PyTorch {} ({}) | {:.1} | {:.1} | {:.0} | {:.2} | - |{}\n\n\
                  Our child step takes {:.2}x PyTorch's.\n",
                 p.torch,
                 match p.device.as_str() {
@@ -183,12 +199,38 @@ impl BenchReport {
                 self.batch as f64 / (p.median_ms / 1e3),
                 p.peak_rss_mib,
                 p.median_ms / child,
+                if torch_columns { " - | - |" } else { "" },
                 child / p.median_ms,
             ));
+        }
+        let case = |c: BenchCase| self.cases.iter().find(|r| r.name == c.name());
+        let full_v2 = case(BenchCase::ArchStep(ArchMode::FullV2));
+        let weight = case(BenchCase::SupernetWeightStep);
+        if let (Some(v2), Some(w), Some(child)) = (full_v2, weight, self.cases.first()) {
+            let epoch = |w: f64, v2: f64, child: f64| (w + v2 / UPDATE_EVERY) / child;
+            out.push_str(&format!(
+                "\nA search epoch with the paper's schedule (a weight step per batch, a full_v2 \
+                 architecture step every {UPDATE_EVERY} batches) costs {:.2}x a child network's \
+                 training epoch",
+                epoch(w.median_ms, v2.median_ms, child.median_ms)
+            ));
+            match (w.pytorch_ms, v2.pytorch_ms, child.pytorch_ms) {
+                (Some(w_torch), Some(v2_torch), Some(child_torch)) => out.push_str(&format!(
+                    " (PyTorch: {:.2}x). The full_v2 step takes {:.2}x the child step here, \
+                     {:.2}x in PyTorch.\n",
+                    epoch(w_torch, v2_torch, child_torch),
+                    v2.time_ratio,
+                    v2_torch / child_torch
+                )),
+                _ => out.push_str(".\n"),
+            }
         }
         out
     }
 }
+
+/// Batches per architecture step in the paper's schedule (`grad_update_arch_param_every`).
+const UPDATE_EVERY: f64 = 5.0;
 
 /// Times `step` (after `warmup` untimed calls), each call ending with a device sync.
 fn time_steps(device: &Device, settings: &BenchSettings, mut step: impl FnMut()) -> Vec<f64> {
@@ -246,6 +288,15 @@ impl BenchCase {
             BenchCase::Reinforce => "REINFORCE update (4 samples)",
             BenchCase::ChildStepBurnOnly => "child network step, Burn's ops only",
         }
+    }
+
+    /// Whether the PyTorch reference has this step (the child step, the supernet's weight
+    /// step and the three gradient modes); its case is then [`key`](Self::key).
+    pub fn in_pytorch(self) -> bool {
+        matches!(
+            self,
+            BenchCase::ChildStep | BenchCase::SupernetWeightStep | BenchCase::ArchStep(_)
+        )
     }
 
     /// A short name for the command line (`child`, `arch-full-v2`).
@@ -454,6 +505,99 @@ pub fn child_step_phases(
     }
 }
 
+/// The `full_v2` architecture step split into its phases (medians, ms): the forward pass with
+/// the loss (the active paths, weights untracked, a probe per block), the backward pass (input
+/// gradients only), the gate gradients (every other candidate recomputed without gradients,
+/// the inner products, one read to the host), and α's update on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct ArchStepPhases {
+    /// Forward pass and loss.
+    pub forward_ms: f64,
+    /// Backward pass.
+    pub backward_ms: f64,
+    /// Recomputing the candidates and reading the gate gradients.
+    pub gates_ms: f64,
+    /// α's gradient and Adam update.
+    pub update_ms: f64,
+}
+
+/// Times the phases of the `full_v2` architecture step ([`BenchCase::ArchStep`]: the same
+/// supernet, batch and sampling as [`run_case`]), each phase ending with a device sync.
+pub fn full_v2_phases(
+    space: &SearchSpace,
+    device: &Device,
+    settings: &BenchSettings,
+) -> ArchStepPhases {
+    use proxyless_supernet::Paths;
+    use proxyless_supernet::gradient::arch_step_grads;
+    let device_ad = device.clone().autodiff();
+    device_ad.seed(settings.seed);
+    let mut rng = StdRng::seed_from_u64(settings.seed + 1);
+    let (x, y) = bench_batch(space, settings, &device_ad);
+    let (net, mut params) = supernet_and_alpha(space, &device_ad, &mut rng);
+    let sync = || device.sync().expect("the device finishes its work");
+    let mut phases = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for step in 0..settings.warmup + settings.steps.max(1) {
+        let start = Instant::now();
+        let sampled = params.sample_arch(ArchMode::FullV2, &mut rng);
+        let paths = Paths::arch(sampled.clone(), ArchMode::FullV2);
+        let logits = net.clone().no_grad().forward_paths(x.clone(), &paths);
+        let loss = cross_entropy(logits, y.clone(), 0.0);
+        let _ = loss.clone().into_scalar::<f64>();
+        let forward = Instant::now();
+        let grads = loss.backward();
+        sync();
+        let backward = Instant::now();
+        let gates = paths.gate_gradients(&grads);
+        let gated = Instant::now();
+        let alpha_grads = arch_step_grads(&params, &sampled, &gates, 1.0, None);
+        params.apply_grads(&alpha_grads);
+        if step >= settings.warmup {
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            phases[0].push(ms(start, forward));
+            phases[1].push(ms(forward, backward));
+            phases[2].push(ms(backward, gated));
+            phases[3].push(ms(gated, Instant::now()));
+        }
+    }
+    let [forward_ms, backward_ms, gates_ms, update_ms] = phases.map(|t| {
+        Measurement::from_samples(&t)
+            .expect("at least one timed step")
+            .median
+    });
+    ArchStepPhases {
+        forward_ms,
+        backward_ms,
+        gates_ms,
+        update_ms,
+    }
+}
+
+/// A Markdown table of the `full_v2` step by phase, beside the child step's phases (`child`:
+/// its forward with the loss, backward and update) and its whole median.
+pub fn full_v2_phase_table(full_v2: &ArchStepPhases, child: &StepPhases, steps: usize) -> String {
+    let child_total = child.forward_ms + child.backward_ms + child.optimizer_ms;
+    let total = full_v2.forward_ms + full_v2.backward_ms + full_v2.gates_ms + full_v2.update_ms;
+    format!(
+        "The full_v2 architecture step by phase (medians of {steps} steps), beside the child \
+         step's:\n\n\
+         | phase | full_v2 ms | child step ms |\n| --- | --- | --- |\n\
+         | forward and loss | {:.1} | {:.1} |\n\
+         | backward | {:.1} | {:.1} |\n\
+         | other candidates recomputed, gate gradients read | {:.1} | - |\n\
+         | update (α on the host; the child's weights) | {:.1} | {:.1} |\n\
+         | step | {total:.1} ({:.2}x) | {child_total:.1} |\n",
+        full_v2.forward_ms,
+        child.forward_ms,
+        full_v2.backward_ms,
+        child.backward_ms,
+        full_v2.gates_ms,
+        full_v2.update_ms,
+        child.optimizer_ms,
+        total / child_total,
+    )
+}
+
 /// A Markdown table of the child step by phase (forward with the loss, backward, optimiser
 /// update, the whole step): ours, and PyTorch's with the ratio where given. `steps` is how
 /// many steps the medians are of.
@@ -506,6 +650,7 @@ pub fn summarize(
                 peak_rss_mib: m.peak_rss_mib,
                 time_ratio: ms / child_ms,
                 memory_ratio: m.peak_rss_mib.zip(child_peak).map(|(p, c)| p / c),
+                pytorch_ms: None,
             }
         })
         .collect();
@@ -526,6 +671,37 @@ pub fn summarize(
 /// The child architecture of a bench run, as text.
 pub fn child_text(space: &SearchSpace, settings: &BenchSettings) -> String {
     child(space, settings.seed).0.to_text(space)
+}
+
+/// The supernet of a bench run for the PyTorch reference (`reference/supernet_torch.py`): the
+/// child's `net.config` (`net`: its fixed layers, and the weight step's path), every choice
+/// block's candidates as `net.config` blocks in the supernet's order (`candidates`), and the
+/// child's candidate of every block (`active`).
+pub fn supernet_spec_json(space: &SearchSpace, settings: &BenchSettings) -> String {
+    let (arch, choices) = child(space, settings.seed);
+    let config = |arch: &Architecture| -> serde_json::Value {
+        serde_json::from_str(&arch.to_net_spec(space).to_net_config_json())
+            .expect("a net.config is JSON")
+    };
+    let candidates: Vec<Vec<serde_json::Value>> = space
+        .choice_blocks()
+        .iter()
+        .enumerate()
+        .map(|(b, block)| {
+            (0..block.candidates.len())
+                .map(|j| {
+                    let mut indices = choices.clone();
+                    indices[b] = j;
+                    let arch = Architecture::from_indices(space, &indices, "the bench's supernet")
+                        .expect("every index names a candidate of its block");
+                    // Block 0 is the fixed first block.
+                    config(&arch)["blocks"][b + 1].clone()
+                })
+                .collect()
+        })
+        .collect();
+    serde_json::json!({ "net": config(&arch), "candidates": candidates, "active": choices })
+        .to_string()
 }
 
 /// The child network of a bench run as a `net.config`, for the PyTorch reference.
@@ -579,6 +755,40 @@ mod tests {
     }
 
     #[test]
+    fn the_pytorch_supernet_description_lists_every_candidate_of_every_block() {
+        let space = proxyless_space::presets::load("fmnist").expect("the fmnist space");
+        let settings = BenchSettings {
+            batch: 4,
+            warmup: 0,
+            steps: 1,
+            rounds: 1,
+            seed: 3,
+            precision: Precision::F32,
+        };
+        let spec: serde_json::Value =
+            serde_json::from_str(&supernet_spec_json(&space, &settings)).expect("JSON");
+        let blocks = space.choice_blocks();
+        let candidates = spec["candidates"].as_array().expect("candidates");
+        assert_eq!(candidates.len(), blocks.len());
+        let (_, choices) = child(&space, settings.seed);
+        let net_blocks = spec["net"]["blocks"]
+            .as_array()
+            .expect("the child's blocks");
+        for (b, block) in blocks.iter().enumerate() {
+            let options = candidates[b].as_array().expect("a block's candidates");
+            assert_eq!(options.len(), block.candidates.len());
+            assert_eq!(spec["active"][b], choices[b]);
+            // The child's block is its active candidate.
+            assert_eq!(options[choices[b]], net_blocks[b + 1]);
+            for (option, op) in options.iter().zip(&block.candidates) {
+                let name = option["mobile_inverted_conv"]["name"].as_str();
+                let zero = op.mbconv().is_none();
+                assert_eq!(name == Some("ZeroLayer"), zero, "{option}");
+            }
+        }
+    }
+
+    #[test]
     fn the_child_step_splits_into_three_timed_phases() {
         let space = proxyless_space::presets::load("fmnist").expect("the fmnist space");
         let settings = BenchSettings {
@@ -593,5 +803,12 @@ mod tests {
         for ms in [phases.forward_ms, phases.backward_ms, phases.optimizer_ms] {
             assert!(ms.is_finite() && ms > 0.0, "{phases:?}");
         }
+        let v2 = full_v2_phases(&space, &Device::flex(), &settings);
+        for ms in [v2.forward_ms, v2.backward_ms, v2.gates_ms, v2.update_ms] {
+            assert!(ms.is_finite() && ms >= 0.0, "{v2:?}");
+        }
+        assert!(v2.gates_ms > 0.0, "the recomputation takes time: {v2:?}");
+        let table = full_v2_phase_table(&v2, &phases, 2);
+        assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 7);
     }
 }

@@ -38,6 +38,71 @@ fn bench_reports_every_case_against_the_child_step() {
     );
 }
 
+/// With `--vs-pytorch` every step PyTorch has (the child, the weight step and the three
+/// gradient modes) gets PyTorch's median and our ratio to it, from the embedded references.
+#[test]
+fn vs_pytorch_puts_pytorchs_time_beside_every_supernet_step() {
+    let python = std::env::var("PROXYLESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let torch = std::process::Command::new(&python)
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !torch {
+        assert!(
+            std::env::var_os("PROXYLESS_REQUIRE_TORCH").is_none(),
+            "PROXYLESS_REQUIRE_TORCH is set but {python} cannot import torch"
+        );
+        eprintln!("skipped: {python} cannot import torch");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = out.display().to_string();
+    let tiny = repo_file("crates/search/tests/tiny.toml");
+    success(&[
+        "bench",
+        "--space",
+        &tiny,
+        "--batch",
+        "4",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--rounds",
+        "1",
+        "--vs-pytorch",
+        "--python",
+        &python,
+        "--out",
+        &o,
+    ]);
+    let reports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    let cases = reports[0]["cases"].as_array().unwrap();
+    let with_torch: Vec<&str> = cases
+        .iter()
+        .filter(|c| c["pytorch_ms"].as_f64().is_some_and(|ms| ms > 0.0))
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        with_torch,
+        [
+            "child network step",
+            "supernet weight step",
+            "architecture step (two)",
+            "architecture step (full)",
+            "architecture step (full_v2)"
+        ]
+    );
+    let markdown = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(
+        markdown.contains("| PyTorch ms | ours / PyTorch |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("(PyTorch: "), "{markdown}");
+}
+
 #[test]
 fn the_loader_bench_measures_a_generated_folder_and_the_steps_it_feeds() {
     let dir = tempfile::tempdir().unwrap();

@@ -85,7 +85,10 @@ pub fn arch_step_sharded<M: Searchable>(
     let sampled = arch.sample_arch(mode, rng);
     let gates_of = |model: &M, (x, y): Shard| {
         let paths = Paths::arch(sampled.clone(), mode);
-        let logits = model.forward_paths(x, &paths);
+        // Only the gate gradients are wanted (the official step discards the weights'): with
+        // the weights untracked, the backward pass computes no weight gradient and ends at the
+        // first choice block. BatchNorm's running statistics are shared with `model`.
+        let logits = model.clone().no_grad().forward_paths(x, &paths);
         let ce = cross_entropy(logits, y, 0.0);
         let ce_value = ce.clone().into_scalar::<f64>();
         let grads = ce.backward();

@@ -172,6 +172,24 @@ fn full_v2_recomputes_the_same_gate_gradients_as_full() {
     }
 }
 
+/// The architecture step runs the supernet with its weights untracked (no weight gradients):
+/// the gate gradients must be those of the tracked network, bitwise, in every mode.
+#[test]
+fn untracked_weights_give_the_same_gate_gradients_bitwise() {
+    let s = setup();
+    let gates = |net: &Supernet, mode: ArchMode| {
+        let paths = Paths::arch(full_paths(), mode);
+        let loss = ce(net.forward(s.x.clone(), &paths), s.y.clone());
+        paths.gate_gradients(&loss.backward())
+    };
+    let frozen = s.net.clone().no_grad();
+    for mode in [ArchMode::Full, ArchMode::FullV2, ArchMode::Two] {
+        let tracked = gates(&s.net, mode);
+        assert!(tracked.iter().any(|g| g.grads.iter().any(|v| *v != 0.0)));
+        assert_eq!(gates(&frozen, mode), tracked, "{mode:?}");
+    }
+}
+
 #[test]
 fn two_mode_matches_materialised_outputs_over_the_pair() {
     let s = setup();

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use proxyless_bench::layers::{LayerMs, layer_table, network_layers, time_layer};
-use proxyless_bench::pytorch::{pytorch_layers, pytorch_step};
+use proxyless_bench::pytorch::{pytorch_layers, pytorch_step, pytorch_supernet_step};
 use proxyless_bench::steps::{
-    child_net_config, child_step_phases, child_text, phase_table, run_case, summarize,
+    child_net_config, child_step_phases, child_text, full_v2_phase_table, full_v2_phases,
+    phase_table, run_case, summarize, supernet_spec_json,
 };
 use proxyless_bench::{BenchCase, BenchSettings, CaseTimes, PytorchStep};
 use proxyless_nn::Precision;
@@ -48,11 +49,14 @@ pub struct BenchArgs {
     pub out: PathBuf,
     /// Profile the child network's step layer by layer instead (convolution, BatchNorm,
     /// ReLU6; forward and backward), summed by kind of layer, and the whole step by phase
-    /// (forward, backward, optimiser update); with --vs-pytorch, beside PyTorch's times.
+    /// (forward, backward, optimiser update), with --vs-pytorch beside PyTorch's times; then
+    /// the full_v2 architecture step by phase (forward, backward, the other candidates
+    /// recomputed for the gate gradients, α's update).
     #[arg(long)]
     pub ops: bool,
-    /// Also time the child network's step in PyTorch on this machine (needs Python with
-    /// torch), so our step is compared with PyTorch's in the same run.
+    /// Also time the child network's step and the supernet's weight and architecture steps
+    /// (two, full, full_v2) in PyTorch on this machine (needs Python with torch), each right
+    /// after ours, so every step is compared with PyTorch's in the same run.
     #[arg(long)]
     pub vs_pytorch: bool,
     /// The Python that runs the PyTorch reference.
@@ -166,7 +170,8 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         let cases = BenchCase::ALL.len();
         let bar = Progress::new(quiet).epoch(entry, cases * rounds);
         let mut measured = vec![CaseTimes::default(); cases];
-        let mut torch_runs = Vec::new();
+        // PyTorch's runs of each case, each right after ours.
+        let mut torch_runs: Vec<Vec<PytorchStep>> = vec![Vec::new(); cases];
         for round in 0..rounds {
             let mut order: Vec<usize> = (0..cases).collect();
             if round % 2 == 1 {
@@ -176,23 +181,27 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
                 let case = BenchCase::ALL[i];
                 bar.set_message(format!("{} (round {}/{rounds})", case.name(), round + 1));
                 measured[i].merge(case_in_child(backend, entry, &settings, case)?);
+                if args.vs_pytorch && case.in_pytorch() {
+                    bar.set_message(format!(
+                        "{}, PyTorch (round {}/{rounds})",
+                        case.name(),
+                        round + 1
+                    ));
+                    let run = torch_case(backend, &args.python, &space, &settings, &args.out, case);
+                    torch_runs[i].push(run?);
+                }
                 bar.inc(1);
-            }
-            if args.vs_pytorch {
-                bar.set_message(format!("PyTorch (round {}/{rounds})", round + 1));
-                torch_runs.push(torch_step(
-                    backend,
-                    &args.python,
-                    &space,
-                    &settings,
-                    &args.out,
-                )?);
             }
         }
         bar.finish_and_clear();
         let mut report = summarize(&space, &device, &settings, &measured);
-        if !torch_runs.is_empty() {
-            report.pytorch = Some(PytorchStep::pooled(torch_runs));
+        for (case, runs) in report.cases.iter_mut().zip(&torch_runs) {
+            if !runs.is_empty() {
+                case.pytorch_ms = Some(PytorchStep::pooled(runs.clone()).median_ms);
+            }
+        }
+        if !torch_runs[0].is_empty() {
+            report.pytorch = Some(PytorchStep::pooled(torch_runs.swap_remove(0)));
         }
         let table = report.to_markdown();
         println!("{table}");
@@ -294,6 +303,37 @@ fn torch_step(
     .context("--vs-pytorch")
 }
 
+/// Times `case` in PyTorch: the child step ([`torch_step`]) or a supernet step of the same
+/// space (its description written to `out`), on CUDA when our backend runs on a GPU.
+fn torch_case(
+    backend: Backend,
+    python: &str,
+    space: &SearchSpace,
+    settings: &BenchSettings,
+    out: &std::path::Path,
+    case: BenchCase,
+) -> Result<PytorchStep> {
+    if case == BenchCase::ChildStep {
+        return torch_step(backend, python, space, settings, out);
+    }
+    std::fs::create_dir_all(out)?;
+    let spec = out.join(format!(
+        "{}-{}-supernet.json",
+        space.name, space.input.resolution
+    ));
+    write_atomic(&spec, supernet_spec_json(space, settings).as_bytes())?;
+    pytorch_supernet_step(
+        python,
+        &spec,
+        case.key(),
+        space.input.channels,
+        space.input.resolution,
+        settings,
+        backend.is_gpu(),
+    )
+    .with_context(|| format!("--vs-pytorch, {}", case.name()))
+}
+
 /// Times every convolution layer of the child network here (and in PyTorch with
 /// `--vs-pytorch`), and returns a Markdown table summed by kind of layer, then the whole step
 /// by phase.
@@ -351,6 +391,13 @@ fn op_profile(
     out.push_str(&phase_table(
         &phases,
         torch_phases.as_ref(),
+        settings.steps.max(1),
+    ));
+    out.push('\n');
+    let full_v2 = full_v2_phases(space, device, settings);
+    out.push_str(&full_v2_phase_table(
+        &full_v2,
+        &phases,
         settings.steps.max(1),
     ));
     Ok(out)

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use proxyless_bench::parity::{ParitySettings, compare_backends};
+use proxyless_bench::parity::{ParitySettings, TF32_FORWARD_TOLERANCE, compare_backends};
 use proxyless_space::presets;
 
 use crate::backend::Backend;
@@ -23,9 +23,10 @@ pub struct ParityArgs {
     /// Seed of the input, α and the sampled paths.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Accepted relative difference of forward values.
-    #[arg(long, default_value_t = ParitySettings::default().forward_tolerance)]
-    pub forward_tolerance: f64,
+    /// Accepted relative difference of forward values (default: 1e-4; 1e-3 when either
+    /// backend is cuda, whose f32 matrix products run on TF32 tensor cores).
+    #[arg(long)]
+    pub forward_tolerance: Option<f64>,
     /// Accepted relative difference of gradients and the optimiser step.
     #[arg(long, default_value_t = ParitySettings::default().gradient_tolerance)]
     pub gradient_tolerance: f64,
@@ -42,10 +43,22 @@ pub fn run(args: &ParityArgs, backend: Backend) -> Result<()> {
     let space = presets::resolve(&args.space)?;
     let reference = args.reference.device()?;
     let candidate = backend.device()?;
+    let tf32 = [backend, args.reference].iter().any(|b| b.name() == "cuda");
+    let forward_tolerance = match args.forward_tolerance {
+        Some(t) => t,
+        None if tf32 => {
+            eprintln!(
+                "cuda computes f32 matrix products on TF32 tensor cores where the GPU has them: \
+                 forward values to {TF32_FORWARD_TOLERANCE:e}"
+            );
+            TF32_FORWARD_TOLERANCE
+        }
+        None => ParitySettings::default().forward_tolerance,
+    };
     let settings = ParitySettings {
         batch: args.batch,
         seed: args.seed,
-        forward_tolerance: args.forward_tolerance,
+        forward_tolerance,
         gradient_tolerance: args.gradient_tolerance,
     };
     let report = compare_backends(&space, &reference, &candidate, &settings);
