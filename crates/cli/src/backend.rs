@@ -76,6 +76,21 @@ impl Backend {
             .collect()
     }
 
+    /// The backend of Burn's `Device::default()` without `BURN_DEVICE`: the first compiled of
+    /// cuda, vulkan, wgpu, tch, flex, ndarray (burn-dispatch's order).
+    pub fn burn_default() -> Option<Backend> {
+        [
+            Backend::Cuda,
+            Backend::Vulkan,
+            Backend::Wgpu,
+            Backend::Tch,
+            Backend::Flex,
+            Backend::Ndarray,
+        ]
+        .into_iter()
+        .find(|b| b.is_compiled())
+    }
+
     /// The first compiled backend in order of preference (flex, ndarray, wgpu, ...).
     pub fn default_compiled() -> Result<Backend> {
         match Self::compiled().first() {

@@ -101,6 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(b) => b,
         None => Backend::default_compiled()?,
     };
+    #[cfg(unix)]
+    pin_default_device(backend)?;
     match &cli.command {
         Command::Search(args) => commands::search::run(args, backend, cli.quiet),
         Command::Study(args) => commands::study::run(args, backend, cli.quiet),
@@ -126,4 +128,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Makes the chosen backend Burn's `Device::default()` in a binary with several backends.
+///
+/// Burn 0.22 materialises a loaded optimiser state on `Device::default()` and moves it to the
+/// weights' device at the next step; that default is the first compiled of cuda, vulkan, wgpu,
+/// tch, flex, ndarray. So a flex run resumed by a binary with cuda compiled in would start CUDA
+/// (and fail without a GPU), and one with wgpu would upload the state to a Vulkan device first.
+/// The binary then runs itself again in place with `BURN_DEVICE` naming the chosen backend
+/// (`exec`: same process id, arguments, standard streams); it does nothing when the chosen
+/// backend is Burn's default already or `BURN_DEVICE` is set.
+#[cfg(unix)]
+fn pin_default_device(backend: Backend) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("BURN_DEVICE").is_some()
+        || Backend::burn_default().is_none_or(|b| b.feature() == backend.feature())
+    {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("finding the proxyless binary")?;
+    let error = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("BURN_DEVICE", backend.feature())
+        .exec();
+    Err(error).context("running proxyless again with BURN_DEVICE set")
 }

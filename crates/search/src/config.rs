@@ -151,6 +151,23 @@ pub struct WeightsConfig {
     /// convolutions in bfloat16, BatchNorm, the loss and the weights in f32). Architecture
     /// steps and validation stay f32.
     pub precision: Precision,
+    /// How the warm-up's weight steps pick their paths: `softmax` (the paper: from
+    /// softmax(α), uniform while α is at its start) or `fair` (strict fairness, an extension
+    /// after FairNAS: every block runs each candidate once per run of as many steps as it has
+    /// candidates). The search phase samples from softmax(α) either way.
+    pub warmup_paths: WarmupPaths,
+}
+
+/// How the warm-up's weight steps pick their paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmupPaths {
+    /// One candidate per block drawn from softmax(α) (the paper).
+    #[default]
+    Softmax,
+    /// Each candidate once per run of as many steps as the block has candidates (an
+    /// extension).
+    Fair,
 }
 
 /// The supernet's initialisation.
@@ -203,6 +220,7 @@ impl Default for WeightsConfig {
             label_smoothing: 0.1,
             init: WeightInit::HeFout,
             precision: Precision::F32,
+            warmup_paths: WarmupPaths::Softmax,
         }
     }
 }

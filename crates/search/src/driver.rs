@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tracing::{info, warn};
 
-use crate::config::{ArchAlgorithm, SearchConfig};
+use crate::config::{ArchAlgorithm, SearchConfig, WarmupPaths};
 use crate::data::{SearchData, load_train};
 use crate::error::{Error, Result};
 use crate::run_dir::{RunDir, SearchState};
@@ -89,6 +89,9 @@ mod purpose {
     pub const HELD_OUT_AGAIN: u64 = 3;
     /// The initial α (with the epoch `usize::MAX`, apart from every epoch's seeds).
     pub const ALPHA_INIT: u64 = 7;
+    /// The orders of the warm-up's fair paths (`weights.warmup_paths = "fair"`), per block
+    /// and run.
+    pub const FAIR_ORDERS: u64 = 8;
     /// The paths and gates of an epoch's architecture updates, one stream per update.
     pub const ARCH_UPDATES: u64 = 1 << 32;
     /// The device's generator (dropout), reseeded before every weight step and update.
@@ -556,9 +559,16 @@ impl Search {
         for (i, batch) in (first..).zip(batches) {
             let batch = batch?;
             let lr = cosine_lr(peak, phase_epoch * steps + i, phase_len * steps);
-            let mut rng =
-                StdRng::seed_from_u64(step_seed(seed_for(seed, epoch, purpose::PATHS), i));
-            let active = self.state.arch.sample_paths(&mut rng);
+            let active = if warm && self.config.weights.warmup_paths == WarmupPaths::Fair {
+                let orders = seed_for(seed, 0, purpose::FAIR_ORDERS);
+                self.state.arch.fair_paths(epoch * steps + i, |b, run| {
+                    step_seed(step_seed(orders, b), run)
+                })
+            } else {
+                let mut rng =
+                    StdRng::seed_from_u64(step_seed(seed_for(seed, epoch, purpose::PATHS), i));
+                self.state.arch.sample_paths(&mut rng)
+            };
             seed_devices(
                 &self.devices,
                 step_seed(seed_for(seed, epoch, purpose::DEVICE), 2 * i),

@@ -17,7 +17,7 @@ mod error;
 mod run_dir;
 mod space;
 
-pub use config::{ArchAlgorithm, DEFAULT_CONFIG, SearchConfig, WeightInit};
+pub use config::{ArchAlgorithm, DEFAULT_CONFIG, SearchConfig, WarmupPaths, WeightInit};
 pub use data::{SearchData, data_dir, load_train};
 pub use driver::{Search, SearchOutcome, search_costs};
 pub use error::{Error, Result};

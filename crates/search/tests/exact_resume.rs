@@ -147,3 +147,12 @@ fn a_reinforce_search_resumes_exactly() {
     config.arch.algorithm = proxyless_search::ArchAlgorithm::Reinforce;
     assert_resumes_exactly(config, 2, 1);
 }
+
+#[test]
+fn a_search_with_fair_warm_up_paths_resumes_exactly() {
+    // The fair paths depend on the step alone: no state to save.
+    let mut config = common::synthetic_config("");
+    config.weights.warmup_paths = proxyless_search::WarmupPaths::Fair;
+    assert!(config.schedule.warmup_epochs > 0);
+    assert_resumes_exactly(config, 3, 2);
+}

@@ -207,6 +207,28 @@ impl ArchParams {
         self.probs().iter().map(|p| draw(p, rng)).collect()
     }
 
+    /// The paths of warm-up weight step number `step` under strict fairness (an extension
+    /// after FairNAS; the paper samples from p): block `b` runs each of its candidates once, in
+    /// an order drawn from `order_seed(b, run)`, in every run of as many consecutive steps as
+    /// it has candidates, so every candidate gets the same share of the steps.
+    pub fn fair_paths(&self, step: usize, order_seed: impl Fn(usize, usize) -> u64) -> Vec<usize> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        self.alpha
+            .iter()
+            .enumerate()
+            .map(|(b, alpha)| {
+                let n = alpha.len();
+                let mut order: Vec<usize> = (0..n).collect();
+                order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(order_seed(
+                    b,
+                    step / n,
+                )));
+                order[step % n]
+            })
+            .collect()
+    }
+
     /// The paths of an architecture step in `mode` (the paper's `binarize`).
     pub fn sample_arch(&self, mode: ArchMode, rng: &mut impl Rng) -> Vec<BlockPath> {
         self.alpha
@@ -358,6 +380,29 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    #[test]
+    fn fair_paths_run_every_candidate_once_per_run_in_seeded_orders() {
+        let p = params();
+        let seed = |b: usize, run: usize| (b as u64) << 32 | run as u64;
+        // Block 0 has 4 candidates, block 1 has 3: every run of 4 (3) steps holds each once.
+        for (b, n) in [(0, 4), (1, 3)] {
+            let mut orders = Vec::new();
+            for run in 0..6 {
+                let mut seen: Vec<usize> = (run * n..(run + 1) * n)
+                    .map(|step| p.fair_paths(step, seed)[b])
+                    .collect();
+                orders.push(seen.clone());
+                seen.sort();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "block {b}, run {run}");
+            }
+            assert!(
+                orders.iter().any(|o| o != &orders[0]),
+                "block {b}: one order"
+            );
+        }
+        assert_eq!(p.fair_paths(17, seed), p.fair_paths(17, seed));
+    }
 
     fn params() -> ArchParams {
         let zero = vec![vec![false, false, false, true], vec![false; 3]];
