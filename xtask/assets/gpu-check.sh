@@ -124,21 +124,17 @@ latency=${GPU_CHECK_LATENCY:-1}
 for backend in "${order[@]}"; do
     run=("${runner[$backend]}" --backend "$backend")
     step "$backend-parity-cifar10" "$limit" "${run[@]}" parity --space cifar10 --batch 8
-    table="$out/$backend-fmnist-b16.yaml"
-    [ "$latency" = 1 ] || {
-        step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
-            --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
-            --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1
-        continue
-    }
-    step "$backend-latency-profile" "$limit" "${run[@]}" latency profile --space fmnist \
-        --batch 16 --warmup 10 --runs 30 --out "$table"
-    step "$backend-latency-validate" "$limit" "${run[@]}" latency validate --space fmnist \
-        --batch 16 --samples 20 --warmup 5 --runs 20 --table "$table" \
-        --plot "$out/$backend-validate.svg"
-    step "$backend-latency-validate-imagenet64" "$limit" "${run[@]}" latency validate \
-        --space imagenet@64 --batch 1 --samples 20 --warmup 5 --runs 20 --calibration 8 \
-        --plot "$out/$backend-validate-imagenet64.svg"
+    if [ "$latency" = 1 ]; then
+        table="$out/$backend-fmnist-b16.yaml"
+        step "$backend-latency-profile" "$limit" "${run[@]}" latency profile --space fmnist \
+            --batch 16 --warmup 10 --runs 30 --out "$table"
+        step "$backend-latency-validate" "$limit" "${run[@]}" latency validate --space fmnist \
+            --batch 16 --samples 20 --warmup 5 --runs 20 --table "$table" \
+            --plot "$out/$backend-validate.svg"
+        step "$backend-latency-validate-imagenet64" "$limit" "${run[@]}" latency validate \
+            --space imagenet@64 --batch 1 --samples 20 --warmup 5 --runs 20 --calibration 8 \
+            --plot "$out/$backend-validate-imagenet64.svg"
+    fi
     step "$backend-search" "$limit" "${run[@]}" search --data "$data" \
         --out "$out/$backend-search" --set data.train_limit=4000 --set data.holdout=1000 \
         --set schedule.warmup_epochs=1 --set schedule.epochs=1 --set schedule.keep_checkpoints=1

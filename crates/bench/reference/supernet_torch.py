@@ -87,13 +87,12 @@ class MixedEdge(nn.Module):
         self.gates = nn.Parameter(torch.zeros(n))
         self.active = 0
         self.involved = []  # the sampled paths, active first
-        self.two_way = None  # mode two: the pair's softmax
 
     def is_zero(self):
         return isinstance(self.ops[self.active], ZeroLayer)
 
-    def binarize(self, probs, rng):
-        """Draws the paths from `probs` (this edge's softmax(alpha), on the host)."""
+    def binarize(self, alpha, probs, rng):
+        """Draws the paths from `probs` (this edge's softmax(`alpha`), both on the host)."""
         n = len(self.ops)
         with torch.no_grad():
             self.gates.zero_()
@@ -102,8 +101,7 @@ class MixedEdge(nn.Module):
             rest = [i for i in range(n) if i != first]
             second = rng.choices(rest, [probs[i] for i in rest])[0]
             pair = [first, second]
-            a = [self.alpha_host[i] for i in pair]
-            p_first = 1.0 / (1.0 + math.exp(a[1] - a[0]))
+            p_first = 1.0 / (1.0 + math.exp(alpha[second] - alpha[first]))
             active = 0 if rng.random() < p_first else 1
             self.active = pair[active]
             self.involved = [pair[active], pair[1 - active]]
@@ -196,8 +194,7 @@ class Supernet(nn.Module):
         start = 0
         for b, e in enumerate(self.edges):
             n = len(e.ops)
-            e.alpha_host = alphas[start:start + n].tolist()
-            e.binarize(probs[start:start + n].tolist(), rng)
+            e.binarize(alphas[start:start + n].tolist(), probs[start:start + n].tolist(), rng)
             if active is not None:
                 e.active = active[b]
                 with torch.no_grad():

@@ -21,7 +21,7 @@ use proxyless_nn::step::cross_entropy;
 use proxyless_search::config::WeightsConfig;
 
 use crate::memory::{peak_rss_mib, reset_peak_rss};
-use proxyless_supernet::steps::{arch_step, reinforce_step, weight_step};
+use proxyless_supernet::steps::{arch_forward, arch_step, reinforce_step, weight_step};
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,22 +487,32 @@ pub fn child_step_phases(
         net = Some(optim.step(0.05, model, grads));
         sync();
         if step >= settings.warmup {
-            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-            phases[0].push(ms(start, forward));
-            phases[1].push(ms(forward, backward));
-            phases[2].push(ms(backward, Instant::now()));
+            record_phases(&mut phases, &[start, forward, backward, Instant::now()]);
         }
     }
-    let [forward_ms, backward_ms, optimizer_ms] = phases.map(|t| {
-        Measurement::from_samples(&t)
-            .expect("at least one timed step")
-            .median
-    });
+    let [forward_ms, backward_ms, optimizer_ms] = medians(phases);
     StepPhases {
         forward_ms,
         backward_ms,
         optimizer_ms,
     }
+}
+
+/// Appends to `phases[k]` the milliseconds between `marks[k]` and `marks[k + 1]`.
+fn record_phases<const N: usize>(phases: &mut [Vec<f64>; N], marks: &[Instant]) {
+    debug_assert_eq!(marks.len(), N + 1, "one mark more than phases");
+    for (phase, pair) in phases.iter_mut().zip(marks.windows(2)) {
+        phase.push((pair[1] - pair[0]).as_secs_f64() * 1e3);
+    }
+}
+
+/// The median of every phase's times.
+fn medians<const N: usize>(phases: [Vec<f64>; N]) -> [f64; N] {
+    phases.map(|t| {
+        Measurement::from_samples(&t)
+            .expect("at least one timed step")
+            .median
+    })
 }
 
 /// The `full_v2` architecture step split into its phases (medians, ms): the forward pass with
@@ -541,7 +551,7 @@ pub fn full_v2_phases(
         let start = Instant::now();
         let sampled = params.sample_arch(ArchMode::FullV2, &mut rng);
         let paths = Paths::arch(sampled.clone(), ArchMode::FullV2);
-        let logits = net.clone().no_grad().forward_paths(x.clone(), &paths);
+        let logits = arch_forward(&net, x.clone(), &paths);
         let loss = cross_entropy(logits, y.clone(), 0.0);
         let _ = loss.clone().into_scalar::<f64>();
         let forward = Instant::now();
@@ -553,18 +563,13 @@ pub fn full_v2_phases(
         let alpha_grads = arch_step_grads(&params, &sampled, &gates, 1.0, None);
         params.apply_grads(&alpha_grads);
         if step >= settings.warmup {
-            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-            phases[0].push(ms(start, forward));
-            phases[1].push(ms(forward, backward));
-            phases[2].push(ms(backward, gated));
-            phases[3].push(ms(gated, Instant::now()));
+            record_phases(
+                &mut phases,
+                &[start, forward, backward, gated, Instant::now()],
+            );
         }
     }
-    let [forward_ms, backward_ms, gates_ms, update_ms] = phases.map(|t| {
-        Measurement::from_samples(&t)
-            .expect("at least one timed step")
-            .median
-    });
+    let [forward_ms, backward_ms, gates_ms, update_ms] = medians(phases);
     ArchStepPhases {
         forward_ms,
         backward_ms,

@@ -71,6 +71,14 @@ pub fn arch_step<M: Searchable>(
     arch_step_sharded(model, arch, mode, costs, vec![batch], rng)
 }
 
+/// The logits of an architecture step's forward pass along `paths`. Only the gate gradients
+/// are wanted (the official step discards the weights'): the supernet runs with its weights
+/// untracked, so the backward pass computes no weight gradient and ends at the first choice
+/// block. BatchNorm's running statistics are shared with `model`.
+pub fn arch_forward<M: Searchable>(model: &M, x: Tensor<4>, paths: &Paths<4>) -> Tensor<2> {
+    model.clone().no_grad().forward_paths(x, paths)
+}
+
 /// [`arch_step`] on one shard of the held-out batch per device: every device runs the same
 /// sampled paths on its shard, and the cross-entropies and gate gradients, weighted by the
 /// shards' shares of the images, are summed on the host (where α lives) before the update.
@@ -85,10 +93,7 @@ pub fn arch_step_sharded<M: Searchable>(
     let sampled = arch.sample_arch(mode, rng);
     let gates_of = |model: &M, (x, y): Shard| {
         let paths = Paths::arch(sampled.clone(), mode);
-        // Only the gate gradients are wanted (the official step discards the weights'): with
-        // the weights untracked, the backward pass computes no weight gradient and ends at the
-        // first choice block. BatchNorm's running statistics are shared with `model`.
-        let logits = model.clone().no_grad().forward_paths(x, &paths);
+        let logits = arch_forward(model, x, &paths);
         let ce = cross_entropy(logits, y, 0.0);
         let ce_value = ce.clone().into_scalar::<f64>();
         let grads = ce.backward();

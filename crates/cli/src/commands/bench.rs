@@ -172,6 +172,15 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         let mut measured = vec![CaseTimes::default(); cases];
         // PyTorch's runs of each case, each right after ours.
         let mut torch_runs: Vec<Vec<PytorchStep>> = vec![Vec::new(); cases];
+        // The files the PyTorch references read, written once.
+        let torch_inputs = if args.vs_pytorch {
+            Some((
+                write_child_config(&space, &settings, &args.out)?,
+                write_supernet_spec(&space, &settings, &args.out)?,
+            ))
+        } else {
+            None
+        };
         for round in 0..rounds {
             let mut order: Vec<usize> = (0..cases).collect();
             if round % 2 == 1 {
@@ -181,13 +190,15 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
                 let case = BenchCase::ALL[i];
                 bar.set_message(format!("{} (round {}/{rounds})", case.name(), round + 1));
                 measured[i].merge(case_in_child(backend, entry, &settings, case)?);
-                if args.vs_pytorch && case.in_pytorch() {
+                if let Some((child, supernet)) = torch_inputs.as_ref().filter(|_| case.in_pytorch())
+                {
                     bar.set_message(format!(
                         "{}, PyTorch (round {}/{rounds})",
                         case.name(),
                         round + 1
                     ));
-                    let run = torch_case(backend, &args.python, &space, &settings, &args.out, case);
+                    let inputs = (child.as_path(), supernet.as_path());
+                    let run = torch_case(backend, &args.python, &space, &settings, inputs, case);
                     torch_runs[i].push(run?);
                 }
                 bar.inc(1);
@@ -274,57 +285,53 @@ fn case_in_child(
     })
 }
 
-/// Times the child step in PyTorch: the same network (its net.config is written to `out`),
-/// batch shape and step, with as many threads as this machine has cores; on CUDA when our
-/// backend runs on a GPU.
-fn torch_step(
-    backend: Backend,
-    python: &str,
+/// Writes the child network's `net.config` into `out` for the PyTorch references.
+fn write_child_config(
     space: &SearchSpace,
     settings: &BenchSettings,
     out: &std::path::Path,
-) -> Result<PytorchStep> {
+) -> Result<PathBuf> {
     std::fs::create_dir_all(out)?;
     let config = out.join(format!(
         "{}-{}-child.net.config",
         space.name, space.input.resolution
     ));
     write_atomic(&config, child_net_config(space, settings).as_bytes())?;
-    let channels = space.input.channels;
-    let resolution = space.input.resolution;
-    pytorch_step(
-        python,
-        &config,
-        channels,
-        resolution,
-        settings,
-        backend.is_gpu(),
-    )
-    .context("--vs-pytorch")
+    Ok(config)
 }
 
-/// Times `case` in PyTorch: the child step ([`torch_step`]) or a supernet step of the same
-/// space (its description written to `out`), on CUDA when our backend runs on a GPU.
-fn torch_case(
-    backend: Backend,
-    python: &str,
+/// Writes the supernet's description into `out` for the PyTorch supernet.
+fn write_supernet_spec(
     space: &SearchSpace,
     settings: &BenchSettings,
     out: &std::path::Path,
-    case: BenchCase,
-) -> Result<PytorchStep> {
-    if case == BenchCase::ChildStep {
-        return torch_step(backend, python, space, settings, out);
-    }
+) -> Result<PathBuf> {
     std::fs::create_dir_all(out)?;
     let spec = out.join(format!(
         "{}-{}-supernet.json",
         space.name, space.input.resolution
     ));
     write_atomic(&spec, supernet_spec_json(space, settings).as_bytes())?;
+    Ok(spec)
+}
+
+/// Times `case` in PyTorch: the child step from the `net.config` at `child`, or a supernet
+/// step of the supernet described at `supernet`; the same batch shape and steps, with as many
+/// threads as this machine has cores, on CUDA when our backend runs on a GPU.
+fn torch_case(
+    backend: Backend,
+    python: &str,
+    space: &SearchSpace,
+    settings: &BenchSettings,
+    (child, supernet): (&std::path::Path, &std::path::Path),
+    case: BenchCase,
+) -> Result<PytorchStep> {
+    if case == BenchCase::ChildStep {
+        return torch_child_step(backend, python, space, settings, child);
+    }
     pytorch_supernet_step(
         python,
-        &spec,
+        supernet,
         case.key(),
         space.input.channels,
         space.input.resolution,
@@ -332,6 +339,25 @@ fn torch_case(
         backend.is_gpu(),
     )
     .with_context(|| format!("--vs-pytorch, {}", case.name()))
+}
+
+/// Times the child step from the `net.config` at `child` in PyTorch (see [`torch_case`]).
+fn torch_child_step(
+    backend: Backend,
+    python: &str,
+    space: &SearchSpace,
+    settings: &BenchSettings,
+    child: &std::path::Path,
+) -> Result<PytorchStep> {
+    pytorch_step(
+        python,
+        child,
+        space.input.channels,
+        space.input.resolution,
+        settings,
+        backend.is_gpu(),
+    )
+    .context("--vs-pytorch")
 }
 
 /// Times every convolution layer of the child network here (and in PyTorch with
@@ -380,7 +406,8 @@ fn op_profile(
     out.push('\n');
     let phases = child_step_phases(space, device, settings);
     let torch_phases = if args.vs_pytorch {
-        let step = torch_step(backend, &args.python, space, settings, &args.out)?;
+        let child = write_child_config(space, settings, &args.out)?;
+        let step = torch_child_step(backend, &args.python, space, settings, &child)?;
         Some(
             step.phases
                 .context("--vs-pytorch: the PyTorch reference printed no phases of its step")?,

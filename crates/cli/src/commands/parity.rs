@@ -43,7 +43,7 @@ pub fn run(args: &ParityArgs, backend: Backend) -> Result<()> {
     let space = presets::resolve(&args.space)?;
     let reference = args.reference.device()?;
     let candidate = backend.device()?;
-    let tf32 = [backend, args.reference].iter().any(|b| b.name() == "cuda");
+    let tf32 = [backend, args.reference].contains(&Backend::Cuda);
     let forward_tolerance = match args.forward_tolerance {
         Some(t) => t,
         None if tf32 => {
