@@ -175,8 +175,18 @@ pub fn run(args: &BenchArgs, backend: Backend, quiet: bool) -> Result<()> {
         // The files the PyTorch references read, written once.
         let torch_inputs = if args.vs_pytorch {
             Some((
-                write_child_config(&space, &settings, &args.out)?,
-                write_supernet_spec(&space, &settings, &args.out)?,
+                write_torch_input(
+                    &space,
+                    &args.out,
+                    "child.net.config",
+                    child_net_config(&space, &settings),
+                )?,
+                write_torch_input(
+                    &space,
+                    &args.out,
+                    "supernet.json",
+                    supernet_spec_json(&space, &settings),
+                )?,
             ))
         } else {
             None
@@ -285,34 +295,18 @@ fn case_in_child(
     })
 }
 
-/// Writes the child network's `net.config` into `out` for the PyTorch references.
-fn write_child_config(
+/// Writes `text` into `out` as `<space>-<side>-<name>`, an input of the PyTorch references (the
+/// child's `net.config`, the supernet's description).
+fn write_torch_input(
     space: &SearchSpace,
-    settings: &BenchSettings,
     out: &std::path::Path,
+    name: &str,
+    text: String,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(out)?;
-    let config = out.join(format!(
-        "{}-{}-child.net.config",
-        space.name, space.input.resolution
-    ));
-    write_atomic(&config, child_net_config(space, settings).as_bytes())?;
-    Ok(config)
-}
-
-/// Writes the supernet's description into `out` for the PyTorch supernet.
-fn write_supernet_spec(
-    space: &SearchSpace,
-    settings: &BenchSettings,
-    out: &std::path::Path,
-) -> Result<PathBuf> {
-    std::fs::create_dir_all(out)?;
-    let spec = out.join(format!(
-        "{}-{}-supernet.json",
-        space.name, space.input.resolution
-    ));
-    write_atomic(&spec, supernet_spec_json(space, settings).as_bytes())?;
-    Ok(spec)
+    let path = out.join(format!("{}-{}-{name}", space.name, space.input.resolution));
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
 }
 
 /// Times `case` in PyTorch: the child step from the `net.config` at `child`, or a supernet
@@ -406,7 +400,8 @@ fn op_profile(
     out.push('\n');
     let phases = child_step_phases(space, device, settings);
     let torch_phases = if args.vs_pytorch {
-        let child = write_child_config(space, settings, &args.out)?;
+        let config = child_net_config(space, settings);
+        let child = write_torch_input(space, &args.out, "child.net.config", config)?;
         let step = torch_child_step(backend, &args.python, space, settings, &child)?;
         Some(
             step.phases
