@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU check of a packaged `proxyless` (made by `cargo xtask gpu-check --package-only`): for every
 # GPU backend compiled into the packaged binaries (`proxyless`, and `proxyless-*` beside it),
-# parity against flex, the step benchmark against PyTorch, a latency table, its validation, and a
-# short search, each under a time limit; then the specialisation searches on the first binary's
+# the step benchmark against PyTorch with kernel launches per step (and cuda's layer profile),
+# parity against flex, a latency table, its validation, and a short search, each under a time
+# limit; then the specialisation searches on the first binary's
 # first GPU backend, and the sections below. Needs no Rust toolchain. Usage:
 #   ./gpu-check.sh [RESULTS_DIR]
 # Writes RESULTS_DIR/summary.txt (one line per step: backend, step, exit status, seconds), each
@@ -35,7 +36,7 @@ done
 
 # GPU_CHECK_BUDGET=SECONDS bounds the whole check (a lent GPU's minutes are few): each step's
 # limit is cut to what is left, and steps with under 10 seconds left are skipped, so the most
-# telling steps go first (parity, then the benchmark against PyTorch).
+# telling steps go first (the benchmark against PyTorch, then parity).
 budget=${GPU_CHECK_BUDGET:-0}
 # The cuda backend loads CUDA's NVRTC at run time: where the loader does not know it, the
 # folder of a CUDA toolkit's copy goes on the library path.
@@ -98,26 +99,47 @@ for b in "${binaries[@]}"; do
     order+=("$backend")
   done
 done
-# First, whether each backend computes what flex computes.
+# Speed first (GPU_CHECK_BENCH=0 leaves it out): on every GPU backend, every search step beside
+# PyTorch's same step on CUDA in the same run, with the kernels each step launches, at the paper's
+# size (imagenet@224, batch 64) and at imagenet@64, batch 16 (GPU_CHECK_BENCH_SIZES lists
+# SPACE:BATCH pairs; add imagenet@224:128 where memory allows); then cuda's child step layer by
+# layer against PyTorch's (`bench --ops`), which names our slowest operations against cuDNN's.
+# Autotune runs at its default level here (results kept on disk, so each case's fresh process
+# tunes only what the earlier ones did not).
+# bench_rows NAME DIR: every row of a bench table, with the backend and size, into the summary.
+bench_rows() {
+    grep -E '^\| [a-zA-Z]' "$2/bench.md" 2>/dev/null | grep -v -e '^| step |' |
+        sed "s/^/  $1: /" | tee -a "$summary"
+    sed -n -e 's/^Our child step takes/  '"$1"': our child step takes/p' \
+        -e 's/^A search epoch/  '"$1"': a search epoch/p' "$2/bench.md" 2>/dev/null |
+        tee -a "$summary"
+}
+if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
+    for backend in "${order[@]}"; do
+        for size in ${GPU_CHECK_BENCH_SIZES:-imagenet@224:64 imagenet@64:16}; do
+            space=${size%%:*}
+            batch=${size##*:}
+            name="$backend-bench-${space/@/}-b$batch"
+            CUBECL_AUTOTUNE_LEVEL=${GPU_CHECK_BENCH_AUTOTUNE:-balanced} step "$name" \
+                "$((2 * limit))" "${runner[$backend]}" --backend "$backend" bench \
+                --space "$space" --batch "$batch" --rounds 1 --steps 5 --warmup 3 --vs-pytorch \
+                --out "$out/$name"
+            bench_rows "$backend ${space} b$batch" "$out/$name"
+        done
+    done
+    if [ -n "${runner[cuda]:-}" ]; then
+        CUBECL_AUTOTUNE_LEVEL=${GPU_CHECK_BENCH_AUTOTUNE:-balanced} step cuda-ops-imagenet224-b64 \
+            "$((2 * limit))" "${runner[cuda]}" --backend cuda bench --ops --space imagenet@224 \
+            --batch 64 --steps 5 --warmup 3 --vs-pytorch --out "$out/cuda-ops"
+        grep -E '^\| ' "$out/cuda-ops/ops.md" 2>/dev/null | grep -v -e '^| ---' |
+            sed 's/^/  cuda ops: /' | tee -a "$summary"
+    fi
+fi
+# Then whether each backend computes what flex computes.
 for backend in "${order[@]}"; do
     step "$backend-parity-fmnist" "$limit" "${runner[$backend]}" --backend "$backend" parity \
         --space fmnist --batch 16
 done
-# The benchmark of every GPU backend (GPU_CHECK_BENCH=0 leaves it out): the child step, the
-# supernet's weight and architecture steps, each beside PyTorch's same step on CUDA when PyTorch
-# is here.
-if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
-    for backend in "${order[@]}"; do
-        step "$backend-bench" "$((2 * limit))" "${runner[$backend]}" --backend "$backend" bench \
-            --space imagenet@64 --batch 16 --rounds 1 --steps 5 --vs-pytorch \
-            --out "$out/$backend-bench"
-        sed -n -e 's/^Our child step takes/  '"$backend"': our child step takes/p' \
-            -e 's/^A search epoch/  '"$backend"': a search epoch/p' \
-            "$out/$backend-bench/bench.md" 2>/dev/null | tee -a "$summary"
-        grep -E '^\| (supernet|architecture step \(full_v2\))' "$out/$backend-bench/bench.md" \
-            2>/dev/null | sed "s/^/  $backend: /" | tee -a "$summary"
-    done
-fi
 # Latency tables and their validation (GPU_CHECK_LATENCY=0 leaves them out, and the searches
 # for the GPU's and the CPU's tables with them).
 latency=${GPU_CHECK_LATENCY:-1}

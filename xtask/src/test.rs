@@ -27,6 +27,11 @@ pub fn run(extra: &[String]) -> Result<(), String> {
         "proxyless-cli/ndarray,proxyless-cli/wgpu"
     };
     let mut envs = crate::backend::run_env("wgpu");
+    // Burn's `Device::default()` is the first compiled of cuda, vulkan, wgpu, ..., flex: with
+    // wgpu in this build, every library test on the default device would run on the software
+    // driver, compiling and tuning fused kernels for each new shape (hours). They run on flex,
+    // as in a build of their own crate; the tests of wgpu name it (`--backend wgpu`).
+    envs.push(("BURN_DEVICE", "flex".into()));
     let has_torch = crate::data::ensure_pytorch();
     if has_torch {
         envs.push(("PROXYLESS_REQUIRE_TORCH", "1".into()));

@@ -107,6 +107,7 @@ pub fn run() -> Result<(), String> {
     let mut problems = Vec::new();
     space_has_no_burn(&mut problems)?;
     libraries_enable_no_backend(&mut problems)?;
+    gpu_backends_fuse_and_tune(&mut problems)?;
     layers_point_one_way(&mut problems)?;
     documented_dependencies_hold(&mut problems)?;
     files_open_with_a_doc_line(&mut problems)?;
@@ -159,6 +160,37 @@ fn libraries_enable_no_backend(problems: &mut Vec<String>) -> Result<(), String>
             if tree.lines().any(|l| l.starts_with(&needle)) {
                 problems.push(format!(
                     "{krate} enables the Burn backend feature '{backend}'"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The binary's GPU backends are built with Burn's kernel fusion and autotune, and autotune's
+/// results persist on disk: `burn-wgpu` and `burn-cuda` have them only through Burn's default
+/// features, which the workspace turns off, so each backend feature must name them.
+fn gpu_backends_fuse_and_tune(problems: &mut Vec<String>) -> Result<(), String> {
+    for backend in ["wgpu", "vulkan", "cuda"] {
+        let tree = cargo::output(&[
+            "tree",
+            "--package",
+            "proxyless-cli",
+            "--no-default-features",
+            "--features",
+            backend,
+            "--edges",
+            "features",
+            "--invert",
+            "burn-cubecl",
+            "--prefix",
+            "none",
+        ])?;
+        for feature in ["fusion", "autotune", "persistence"] {
+            let needle = format!("burn-cubecl feature \"{feature}\"");
+            if !tree.lines().any(|l| l.starts_with(&needle)) {
+                problems.push(format!(
+                    "proxyless-cli's '{backend}' builds burn-cubecl without '{feature}'"
                 ));
             }
         }

@@ -5,9 +5,11 @@ input requires a gradient. "forward" times the forward pass; "forward_backward" 
 pass, a sum and the backward pass; "conv_forward_backward" the same for the convolution
 alone. Reads the layers as JSON on standard input
 (name, in_channels, out_channels, kernel, stride, groups, activation, side) and prints one
-JSON object per layer, in order, as a list:
+JSON object per layer, in order, as a list. DEVICE is `cpu` (the default) or `cuda`, where
+each run is timed to the GPU's end (`cuda` without a CUDA device runs on the CPU, and the JSON
+says so):
 
-    python3 crates/bench/reference/ops_torch.py BATCH WARMUP RUNS THREADS < layers.json
+    python3 crates/bench/reference/ops_torch.py BATCH WARMUP RUNS THREADS [DEVICE] < layers.json
 """
 import json
 import statistics
@@ -37,24 +39,34 @@ def layer(spec):
     return nn.Sequential(*ops).train()
 
 
-def timed(run, warmup, runs):
+def timed(run, warmup, runs, device):
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     for _ in range(warmup):
         run()
+    sync()
     times = []
     for _ in range(max(runs, 1)):
         start = time.perf_counter()
         run()
+        sync()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
 
 
-def main(batch, warmup, runs, threads):
+def main(batch, warmup, runs, threads, device="cpu"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if device == "cuda" and not torch.cuda.is_available():
+        device = "cpu"
+    device = torch.device(device)
     results = []
     for spec in json.load(sys.stdin):
-        module = layer(spec)
-        x = torch.randn(batch, spec["in_channels"], spec["side"], spec["side"], requires_grad=True)
+        module = layer(spec).to(device)
+        shape = (batch, spec["in_channels"], spec["side"], spec["side"])
+        x = torch.randn(*shape, device=device, requires_grad=True)
 
         def forward():
             module(x)
@@ -68,13 +80,22 @@ def main(batch, warmup, runs, threads):
         results.append(
             {
                 "name": spec["name"],
-                "forward_ms": timed(forward, warmup, runs),
-                "forward_backward_ms": timed(forward_backward, warmup, runs),
-                "conv_forward_backward_ms": timed(conv_forward_backward, warmup, runs),
+                "forward_ms": timed(forward, warmup, runs, device),
+                "forward_backward_ms": timed(forward_backward, warmup, runs, device),
+                "conv_forward_backward_ms": timed(conv_forward_backward, warmup, runs, device),
             }
         )
-    print(json.dumps({"torch": torch.__version__, "threads": threads, "layers": results}))
+    print(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "threads": threads,
+                "device": device.type,
+                "layers": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
-    main(*map(int, sys.argv[1:5]))
+    main(*map(int, sys.argv[1:5]), *sys.argv[5:6])

@@ -4,6 +4,7 @@
 //! - [`steps`]: the child network's training step, the supernet's weight step, the
 //!   architecture step in each mode and REINFORCE ([`BenchCase`]), timed on one batch with
 //!   peak memory, as ratios to the child's step; the child step split into phases;
+//! - [`launches`]: the kernels a step launches on a CubeCL device (wgpu, vulkan, cuda);
 //! - [`layers`]: every convolution layer of one network timed forward and backward, summed by
 //!   kind of layer;
 //! - [`pytorch`]: the same step and layers timed by PyTorch on the same machine, from the
@@ -14,6 +15,7 @@
 //!   logits, gradients and updates end up.
 
 mod error;
+pub mod launches;
 pub mod layers;
 pub mod loader;
 mod memory;

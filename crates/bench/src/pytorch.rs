@@ -109,12 +109,14 @@ fn run_step(
 }
 
 /// Times `layers` in PyTorch with `python` (the batch and warm-up of `settings`, `runs` timed
-/// runs each): PyTorch's version, and per layer the medians in [`LayerMs`] order.
+/// runs each; on CUDA when `cuda` and PyTorch sees a GPU): PyTorch's version with the device it
+/// ran on, and per layer the medians in [`LayerMs`] order.
 pub fn pytorch_layers(
     python: &str,
     layers: &[LayerShape],
     settings: &BenchSettings,
     runs: usize,
+    cuda: bool,
 ) -> Result<(String, Vec<LayerMs>)> {
     let scripts = scripts_dir(&[("ops_torch.py", LAYERS_SCRIPT)])?;
     let input = serde_json::Value::Array(
@@ -139,6 +141,7 @@ pub fn pytorch_layers(
         ]
         .map(|v| v.to_string()),
     );
+    command.arg(if cuda { "cuda" } else { "cpu" });
     let value: serde_json::Value =
         run_json(python, "ops_torch.py", command, Some(input.to_string()))?;
     let bad = |message: &str| Error::reference("ops_torch.py", message);
@@ -162,7 +165,11 @@ pub fn pytorch_layers(
             layers.len()
         )));
     }
-    let version = value["torch"].as_str().unwrap_or("?").to_string();
+    let version = format!(
+        "{} ({})",
+        value["torch"].as_str().unwrap_or("?"),
+        value["device"].as_str().unwrap_or("cpu")
+    );
     Ok((version, times))
 }
 

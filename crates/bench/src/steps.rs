@@ -20,6 +20,7 @@ use serde::Serialize;
 use proxyless_nn::step::cross_entropy;
 use proxyless_search::config::WeightsConfig;
 
+use crate::launches::count_launches;
 use crate::memory::{peak_rss_mib, reset_peak_rss};
 use proxyless_supernet::steps::{arch_forward, arch_step, reinforce_step, weight_step};
 
@@ -59,6 +60,9 @@ pub struct CaseReport {
     pub time_ratio: f64,
     /// `peak_rss_mib` over the child step's.
     pub memory_ratio: Option<f64>,
+    /// Kernels launched per step on a CubeCL device (wgpu, vulkan, cuda), where counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launches_per_step: Option<f64>,
     /// The same step's median in PyTorch on the same machine, when measured (the child step
     /// by `reference/bench_torch.py`, the supernet steps by `reference/supernet_torch.py`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,11 +151,17 @@ impl BenchReport {
     /// in two more columns, and a line on the `full_v2` step against the child step in each.
     pub fn to_markdown(&self) -> String {
         let torch_columns = self.cases.iter().any(|c| c.pytorch_ms.is_some());
-        let (extra_head, extra_rule) = if torch_columns {
-            (" PyTorch ms | ours / PyTorch |", " --- | --- |")
-        } else {
-            ("", "")
-        };
+        let launch_column = self.cases.iter().any(|c| c.launches_per_step.is_some());
+        let mut extra_head = String::new();
+        let mut extra_rule = String::new();
+        if launch_column {
+            extra_head.push_str(" launches / step |");
+            extra_rule.push_str(" --- |");
+        }
+        if torch_columns {
+            extra_head.push_str(" PyTorch ms | ours / PyTorch |");
+            extra_rule.push_str(" --- | --- |");
+        }
         let mut out = format!(
             "`{}` at {}x{}, batch {}, {}{} ({} rounds of {} timed steps; child `{}`)\n\n\
              | step | median ms | images/s | peak RSS MiB | time / child | memory / child |{extra_head}\n\
@@ -170,13 +180,18 @@ impl BenchReport {
             self.architecture
         );
         for c in &self.cases {
+            let launches = match (launch_column, c.launches_per_step) {
+                (false, _) => String::new(),
+                (true, None) => " - |".into(),
+                (true, Some(n)) => format!(" {n:.0} |"),
+            };
             let torch = match (torch_columns, c.pytorch_ms) {
                 (false, _) => String::new(),
                 (true, None) => " - | - |".into(),
                 (true, Some(ms)) => format!(" {ms:.1} | {:.2} |", c.median_ms / ms),
             };
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {} | {:.2} | {} |{torch}\n",
+                "| {} | {:.1} | {:.1} | {} | {:.2} | {} |{launches}{torch}\n",
                 c.name,
                 c.median_ms,
                 c.images_per_second,
@@ -199,7 +214,11 @@ impl BenchReport {
                 self.batch as f64 / (p.median_ms / 1e3),
                 p.peak_rss_mib,
                 p.median_ms / child,
-                if torch_columns { " - | - |" } else { "" },
+                format!(
+                    "{}{}",
+                    if launch_column { " - |" } else { "" },
+                    if torch_columns { " - | - |" } else { "" }
+                ),
                 child / p.median_ms,
             ));
         }
@@ -232,21 +251,30 @@ impl BenchReport {
 /// Batches per architecture step in the paper's schedule (`grad_update_arch_param_every`).
 const UPDATE_EVERY: f64 = 5.0;
 
-/// Times `step` (after `warmup` untimed calls), each call ending with a device sync.
-fn time_steps(device: &Device, settings: &BenchSettings, mut step: impl FnMut()) -> Vec<f64> {
+/// Times `step` (after `warmup` untimed calls), each call ending with a device sync; with the
+/// kernels CubeCL launched per timed step, where counted.
+fn time_steps(
+    device: &Device,
+    settings: &BenchSettings,
+    mut step: impl FnMut(),
+) -> (Vec<f64>, Option<f64>) {
     let sync = || device.sync().expect("the device finishes its work");
     for _ in 0..settings.warmup {
         step();
         sync();
     }
-    (0..settings.steps.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            sync();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect()
+    let steps = settings.steps.max(1);
+    let (times, launches) = count_launches(|| {
+        (0..steps)
+            .map(|_| {
+                let start = Instant::now();
+                step();
+                sync();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    });
+    (times, launches.map(|n| n as f64 / steps as f64))
 }
 
 /// A step the bench times.
@@ -325,11 +353,22 @@ pub struct CaseTimes {
     pub times_ms: Vec<f64>,
     /// Peak resident memory since the case began (Linux), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Kernels launched per timed step on a CubeCL device (wgpu, vulkan, cuda), where counted.
+    #[serde(default)]
+    pub launches_per_step: Option<f64>,
 }
 
 impl CaseTimes {
-    /// Adds another measurement of the same case: the times pooled, the larger peak.
+    /// Adds another measurement of the same case: the times pooled, the larger peak, the mean
+    /// launches per step (rounds time as many steps each).
     pub fn merge(&mut self, other: CaseTimes) {
+        let steps = |t: &CaseTimes| t.times_ms.len() as f64;
+        self.launches_per_step = match (self.launches_per_step, other.launches_per_step) {
+            (Some(a), Some(b)) => {
+                Some((a * steps(self) + b * steps(&other)) / (steps(self) + steps(&other)))
+            }
+            (a, b) => a.or(b),
+        };
         self.times_ms.extend(other.times_ms);
         self.peak_rss_mib = match (self.peak_rss_mib, other.peak_rss_mib) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -442,9 +481,11 @@ pub fn run_case(
             })
         }
     };
+    let (times_ms, launches_per_step) = times;
     CaseTimes {
-        times_ms: times,
+        times_ms,
         peak_rss_mib: resettable.then(peak_rss_mib).flatten(),
+        launches_per_step,
     }
 }
 
@@ -655,6 +696,7 @@ pub fn summarize(
                 peak_rss_mib: m.peak_rss_mib,
                 time_ratio: ms / child_ms,
                 memory_ratio: m.peak_rss_mib.zip(child_peak).map(|(p, c)| p / c),
+                launches_per_step: m.launches_per_step,
                 pytorch_ms: None,
             }
         })
@@ -724,14 +766,21 @@ mod tests {
     #[test]
     fn rounds_pool_their_times_and_keep_the_largest_peak() {
         let mut merged = CaseTimes::default();
-        for (times, peak) in [(vec![1.0, 2.0], Some(10.0)), (vec![9.0], Some(12.0))] {
+        let rounds = [
+            (vec![1.0, 2.0], Some(10.0), Some(100.0)),
+            (vec![9.0], Some(12.0), Some(40.0)),
+        ];
+        for (times, peak, launches) in rounds {
             merged.merge(CaseTimes {
                 times_ms: times,
                 peak_rss_mib: peak,
+                launches_per_step: launches,
             });
         }
         assert_eq!(merged.times_ms, [1.0, 2.0, 9.0]);
         assert_eq!(merged.peak_rss_mib, Some(12.0));
+        // Two steps at 100 launches and one at 40: 240 launches in three steps.
+        assert_eq!(merged.launches_per_step, Some(80.0));
 
         let run = |times: Vec<f64>, peak: f64| PytorchStep {
             torch: "2.9.0".into(),

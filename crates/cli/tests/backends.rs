@@ -17,7 +17,7 @@ fn every_compiled_backend_profiles_and_searches() {
     assert!(backends.iter().any(|b| b == "ndarray"), "{backends:?}");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("search.toml");
-    std::fs::write(&config, common::small_search_config("full_v2", 1)).unwrap();
+    std::fs::write(&config, common::tiny_search_config("full_v2", 1)).unwrap();
     let tiny = repo_file("crates/search/tests/tiny.toml");
     for backend in &backends {
         let table = dir.path().join(format!("{backend}.yaml"));

@@ -38,6 +38,71 @@ fn bench_reports_every_case_against_the_child_step() {
     );
 }
 
+/// A case on wgpu (Mesa's software driver without a GPU) counts the kernels its steps launch;
+/// on flex, which launches none, the count is absent rather than zero.
+#[test]
+fn a_case_counts_kernel_launches_on_wgpu_and_none_on_flex() {
+    let tiny = repo_file("crates/search/tests/tiny.toml");
+    let case = |backend: &str| -> serde_json::Value {
+        let printed = success(&[
+            "--backend",
+            backend,
+            "bench",
+            "--space",
+            &tiny,
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--case",
+            "child",
+        ]);
+        serde_json::from_str(printed.trim()).unwrap()
+    };
+    assert!(case("flex")["launches_per_step"].is_null());
+    if !success(&["backends"]).lines().any(|b| b == "wgpu") {
+        return;
+    }
+    let launches = case("wgpu")["launches_per_step"].as_f64();
+    assert!(launches.is_some_and(|n| n >= 1.0), "{launches:?}");
+}
+
+/// The GPU build as users get it, on wgpu (Mesa's software driver where there is no GPU):
+/// Burn's kernel fusion is on, so six element-wise operations, six launches without fusion,
+/// run as one fused kernel (and what the read-back needs), with the values the CPU computes.
+/// In this process alone no other test runs kernels (the others run the binary), so the
+/// process-wide count is this test's.
+#[cfg(feature = "wgpu")]
+#[test]
+fn fusion_runs_a_chain_of_element_wise_operations_as_few_kernels() {
+    use burn::prelude::*;
+    use burn::tensor::DeviceKind;
+    use proxyless_bench::launches::count_launches;
+
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    let values: Vec<f32> = (0..256).map(|i| i as f32 / 32.0 - 4.0).collect();
+    let x = Tensor::<1>::from_floats(values.as_slice(), &device).reshape([16, 16]);
+    device.sync().expect("the upload finishes");
+    let chain = |x: Tensor<2>| ((x.clone() * 2.0 + 1.0).clamp(0.0, 6.0) - x).exp() / 3.0;
+    let (out, launches) = count_launches(|| chain(x).into_data());
+    let launches = launches.expect("kernels are counted on wgpu");
+    assert!(
+        launches <= 2,
+        "{launches} launches for six element-wise operations: is fusion on?"
+    );
+    let out = out.try_into_vec::<f32>().expect("f32 values");
+    for (got, x) in out.iter().zip(&values) {
+        let want = ((x * 2.0 + 1.0).clamp(0.0, 6.0) - x).exp() / 3.0;
+        // f32 on both sides; exp's relative error on the GPU is a few ulps.
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+}
+
 /// With `--vs-pytorch` every step PyTorch has (the child, the weight step and the three
 /// gradient modes) gets PyTorch's median and our ratio to it, from the embedded references.
 #[test]

@@ -80,6 +80,18 @@ reference = 3.0
     )
 }
 
+/// [`small_search_config`] on the tiny space (`crates/search/tests/tiny.toml`: 12x12 inputs,
+/// 4 classes, 80 synthetic images as there, the linear cost loss): what the tests on wgpu search, since Mesa's
+/// software driver compiles and tunes kernels for every new shape, minutes per space.
+pub fn tiny_search_config(mode: &str, update_every: usize) -> String {
+    let tiny = repo_file("crates/search/tests/tiny.toml");
+    small_search_config(mode, update_every)
+        .replace("space = \"fmnist\"", &format!("space = {tiny:?}"))
+        .replace("synthetic_per_class = 8", "synthetic_per_class = 20")
+        // Its networks cost 0.014 to 0.099 MMACs: below 1, where mul#log has no value.
+        .replace("reference = 3.0", "loss = \"add#linear\"\nreference = 0.05")
+}
+
 /// The top class of every line of `predict --json`'s output.
 pub fn top_classes(json_lines: &str) -> Vec<u64> {
     json_lines

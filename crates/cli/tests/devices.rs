@@ -37,7 +37,7 @@ fn a_search_on_two_wgpu_devices_runs_and_its_network_trains_there() {
     let devices = "wgpu:default,wgpu:cpu";
     let search = |mode: &str, algorithm: &str, name: &str| {
         let config = dir.path().join(format!("{name}.toml"));
-        let text = common::small_search_config(mode, 1)
+        let text = common::tiny_search_config(mode, 1)
             .replace("[arch]", &format!("[arch]\nalgorithm = \"{algorithm}\""));
         std::fs::write(&config, text).unwrap();
         let run = dir.path().join(name);

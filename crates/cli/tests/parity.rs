@@ -1,6 +1,6 @@
 //! Backend parity: every backend compiled into the test binary gives the reference's logits,
 //! loss, weight and architecture gradients, SGD step and inference logits within the stated
-//! tolerances, on the compact space and on the tiny test space.
+//! tolerances, on the fmnist and cifar10 spaces (wgpu: fmnist).
 
 mod common;
 
@@ -50,7 +50,13 @@ fn every_compiled_backend_matches_flex() {
         "the test build includes ndarray (cargo xtask test)"
     );
     for backend in backends {
-        for space in ["fmnist", "cifar10"] {
+        // wgpu on the software driver compiles and tunes fused kernels for every new shape
+        // (minutes per space, 278 s for fmnist from an empty cache): one space there.
+        let spaces: &[&str] = match backend.as_str() {
+            "wgpu" => &["fmnist"],
+            _ => &["fmnist", "cifar10"],
+        };
+        for &space in spaces {
             let report = parity(&backend, space);
             let checks = report["checks"].as_array().unwrap();
             assert_eq!(checks.len(), 9);

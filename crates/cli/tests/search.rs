@@ -87,6 +87,28 @@ fn bad_configs_name_the_file_and_key() {
         &["search", "--config", &c],
         &["bad.toml", "target.reference"],
     );
+    // The tiny space's networks cost under 1 MMAC, where mul#log's ln(cost) is not positive.
+    std::fs::write(
+        &config,
+        common::tiny_search_config("two", 2)
+            .replace("loss = \"add#linear\"\nreference = 0.05", "reference = 3.0"),
+    )
+    .unwrap();
+    failure(
+        &[
+            "search",
+            "--config",
+            &c,
+            "--out",
+            &dir.path().join("run").display().to_string(),
+        ],
+        &[
+            "bad.toml",
+            "target.loss = \"mul#log\"",
+            "0.0140 to 0.0988 MMACs",
+        ],
+    );
+    assert!(!dir.path().join("run").exists(), "nothing written");
     std::fs::write(&config, common::small_search_config("two", 2)).unwrap();
     failure(
         &["search", "--config", &c, "--set", "data.batch_size=0"],

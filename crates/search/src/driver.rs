@@ -192,6 +192,7 @@ fn candidate_costs(
     };
     let candidates = model.candidate_costs(space)?;
     let loss = config.target.cost_loss(origin)?;
+    check_loss_defined(&loss, &candidates, origin)?;
     if let Some(line) = target_outside_range(&candidates, config.target.reference) {
         warn!("{origin}: {line}");
     }
@@ -220,12 +221,14 @@ fn tree_costs(
         ));
     }
     let candidates = tree.candidate_costs();
+    let loss = config.target.cost_loss(origin)?;
+    check_loss_defined(&loss, &candidates, origin)?;
     if let Some(line) = target_outside_range(&candidates, config.target.reference) {
         warn!("{origin}: {line}");
     }
     Ok(ResolvedCost {
         candidates,
-        loss: config.target.cost_loss(origin)?,
+        loss,
         measured: None,
         latency_batch: None,
     })
@@ -241,6 +244,26 @@ pub fn search_costs(
 ) -> Result<Option<CandidateCosts>> {
     let space = Space::resolve(&config.space)?;
     Ok(candidate_costs(config, &space, origin, device)?.map(|c| c.candidates))
+}
+
+/// `mul#log` weighs the loss by (ln E[cost] / ln reference)^β: zero at an expected cost of 1,
+/// a loss the search minimises by driving E[cost] there, and no real value below (a negative
+/// base under a fractional power). Refused, naming the space's range, when the cheapest
+/// architecture costs 1 or less, rather than a NaN loss after the first epoch.
+fn check_loss_defined(loss: &CostLoss, costs: &CandidateCosts, origin: &str) -> Result<()> {
+    let low = costs.of(&costs.cheapest());
+    if !matches!(loss, CostLoss::MulLog { .. }) || low > 1.0 {
+        return Ok(());
+    }
+    let (high, unit) = (costs.of(&costs.dearest()), &costs.unit);
+    Err(Error::config(
+        origin,
+        format!(
+            "target.loss = \"mul#log\" takes ln of the expected cost, which must stay above 1 \
+             {unit}, but architectures of this space cost {low:.4} to {high:.4} {unit}: use \
+             target.loss = \"add#linear\" or \"constraint\""
+        ),
+    ))
 }
 
 /// A line saying so when `target` lies outside the cheapest-to-dearest range of `costs`: no
@@ -382,8 +405,19 @@ impl HeldOutBatches {
 impl Search {
     /// Prepares a new search writing into `out` (created; it must not hold another run).
     pub fn create(config: SearchConfig, out: &Path, device: &Device, quiet: bool) -> Result<Self> {
-        config.validate("config")?;
-        let p = Prepared::new(&config, "config", device)?;
+        Self::create_from(config, "config", out, device, quiet)
+    }
+
+    /// [`Search::create`], its configuration errors naming `origin` (the file it came from).
+    pub fn create_from(
+        config: SearchConfig,
+        origin: &str,
+        out: &Path,
+        device: &Device,
+        quiet: bool,
+    ) -> Result<Self> {
+        config.validate(origin)?;
+        let p = Prepared::new(&config, origin, device)?;
         let run = RunDir::create(out)?;
         let files = run.files();
         files.write(&files.config(), config.to_toml_string().as_bytes())?;
@@ -989,5 +1023,38 @@ mod tests {
         );
         let below = target_outside_range(&costs, 1.0).unwrap();
         assert!(below.contains("below the cheapest"), "{below}");
+    }
+
+    #[test]
+    fn mul_log_is_refused_where_the_log_of_a_cost_is_not_positive() {
+        let mul_log = CostLoss::MulLog {
+            alpha: 0.2,
+            beta: 0.6,
+            reference: 3.0,
+        };
+        let costs = |fixed: f64| CandidateCosts {
+            unit: "MMACs".into(),
+            fixed,
+            blocks: vec![vec![0.5, 2.0]],
+        };
+        // Cheapest 1.5: every expected cost is above 1.
+        check_loss_defined(&mul_log, &costs(1.0), "s.toml").unwrap();
+        // Cheapest 0.6: refused, naming the range and the other losses.
+        let error = check_loss_defined(&mul_log, &costs(0.1), "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("s.toml") && error.contains("0.6000 to 2.1000 MMACs"),
+            "{error}"
+        );
+        assert!(error.contains("add#linear"), "{error}");
+        // Cheapest exactly 1: ln 1 = 0, a zero loss weight; refused too.
+        assert!(check_loss_defined(&mul_log, &costs(0.5), "s.toml").is_err());
+        // The other losses have no logarithm.
+        let linear = CostLoss::AddLinear {
+            lambda: 0.1,
+            reference: 3.0,
+        };
+        check_loss_defined(&linear, &costs(0.1), "s.toml").unwrap();
     }
 }

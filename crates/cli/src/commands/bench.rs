@@ -380,7 +380,8 @@ fn op_profile(
         .collect();
     bar.finish_and_clear();
     let theirs = if args.vs_pytorch {
-        Some(pytorch_layers(&args.python, &layers, settings, runs).context("--vs-pytorch")?)
+        let cuda = backend.is_gpu();
+        Some(pytorch_layers(&args.python, &layers, settings, runs, cuda).context("--vs-pytorch")?)
     } else {
         None
     };

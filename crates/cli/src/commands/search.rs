@@ -77,7 +77,7 @@ pub fn run(args: &SearchArgs, backend: Backend, quiet: bool) -> Result<()> {
             });
             // Before the run directory exists: a refused list writes nothing.
             config.check_devices(devices.len())?;
-            Search::create(config, &out, &device, quiet)?
+            Search::create_from(config, &origin, &out, &device, quiet)?
         }
     };
     let search = match args.stop_after_steps {
