@@ -202,6 +202,11 @@ impl BenchReport {
         }
         if let Some(p) = &self.pytorch {
             let child = self.cases[0].median_ms;
+            let padding = format!(
+                "{}{}",
+                if launch_column { " - |" } else { "" },
+                if torch_columns { " - | - |" } else { "" }
+            );
             out.push_str(&format!(
                 "| child network step, PyTorch {} ({}) | {:.1} | {:.1} | {:.0} | {:.2} | - |{}\n\n\
                  Our child step takes {:.2}x PyTorch's.\n",
@@ -214,11 +219,7 @@ impl BenchReport {
                 self.batch as f64 / (p.median_ms / 1e3),
                 p.peak_rss_mib,
                 p.median_ms / child,
-                format!(
-                    "{}{}",
-                    if launch_column { " - |" } else { "" },
-                    if torch_columns { " - | - |" } else { "" }
-                ),
+                padding,
                 child / p.median_ms,
             ));
         }
