@@ -155,6 +155,53 @@ fn net_config_truncated_json() {
     failure(&["info", &path], &[&path, "EOF"]);
 }
 
+/// Sizes that decide allocations are bounded before anything is built: `info` and `check`
+/// refuse a classifier of 10^12 outputs (it aborted `check` with a failed 4 TB allocation).
+#[test]
+fn net_config_classifier_beyond_any_network() {
+    let expected = [
+        "classifier.out_features",
+        "1000000000000",
+        "at most 1048576",
+    ];
+    net_config_case(
+        |j| j["classifier"]["out_features"] = 1_000_000_000_000u64.into(),
+        &expected,
+    );
+    let case = Case::new();
+    let mut json: serde_json::Value = serde_json::from_str(&mobile()).unwrap();
+    json["classifier"]["out_features"] = 1_000_000_000_000u64.into();
+    let path = case.write("net.config", &json.to_string());
+    let path = path.display().to_string();
+    failure(
+        &["check", &path],
+        &[&[path.as_str()][..], &expected].concat(),
+    );
+}
+
+/// Each size within its bound, the whole beyond any network: 60,000 features into 60,000
+/// classes, 3.6 G parameters, refused naming the layer that holds most of them.
+#[test]
+fn net_config_parameters_beyond_any_network() {
+    net_config_case(
+        |j| {
+            j["feature_mix_layer"]["out_channels"] = 60_000.into();
+            j["classifier"]["in_features"] = 60_000.into();
+            j["classifier"]["out_features"] = 60_000.into();
+        },
+        &["classifier", "3600", "parameters", "at most 1073741824"],
+    );
+}
+
+#[test]
+fn space_op_beyond_any_network() {
+    space_case(
+        "\"k3e3\", \"k3e6\"",
+        "\"k3e3\", \"k3e6000\"",
+        &["k3e6000", "expansion at most 64"],
+    );
+}
+
 #[test]
 fn space_bad_stride() {
     space_case(

@@ -29,6 +29,7 @@
 
 mod arch;
 mod band;
+pub mod bounds;
 mod cost;
 mod divisible;
 mod error;

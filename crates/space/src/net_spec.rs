@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{
+    MAX_BLOCKS, MAX_CHANNELS, MAX_CLASSES, MAX_EXPAND, MAX_KERNEL, MAX_STRIDE, check_at_most,
+    check_parameters,
+};
 use crate::error::{Error, Result};
 use crate::{MbConvOp, OpChoice};
 
@@ -161,9 +165,17 @@ impl NetSpec {
         check_conv(origin, "first_conv", &self.first_conv)?;
         check_conv(origin, "feature_mix_layer", &self.feature_mix)?;
         self.bn.validate(origin, "bn")?;
+        check_at_most(origin, "blocks", self.blocks.len(), MAX_BLOCKS)?;
         let mut channels = self.first_conv.out_channels;
         for (i, block) in self.blocks.iter().enumerate() {
             let field = |name: &str| format!("blocks[{i}].{name}");
+            check_at_most(
+                origin,
+                &field("out_channels"),
+                block.out_channels,
+                MAX_CHANNELS,
+            )?;
+            check_at_most(origin, &field("stride"), block.stride, MAX_STRIDE)?;
             if block.in_channels != channels {
                 return bad(
                     field("in_channels"),
@@ -207,6 +219,12 @@ impl NetSpec {
                     if expand_ratio == 0 {
                         return bad(conv("expand_ratio"), "expected at least 1, got 0".into());
                     }
+                    check_at_most(origin, &conv("kernel_size"), kernel_size, MAX_KERNEL)?;
+                    check_at_most(origin, &conv("expand_ratio"), expand_ratio, MAX_EXPAND)?;
+                    // in_channels <= MAX_CHANNELS (the previous layer's output) and the ratio
+                    // <= MAX_EXPAND: the product cannot overflow.
+                    let mid = mid_channels.unwrap_or(block.in_channels * expand_ratio);
+                    check_at_most(origin, &conv("mid_channels"), mid, MAX_CHANNELS)?;
                     if mid_channels == Some(0) {
                         return bad(
                             conv("mid_channels"),
@@ -258,13 +276,28 @@ impl NetSpec {
                 "expected at least 1 class, got 0".into(),
             );
         }
+        check_at_most(
+            origin,
+            "classifier.out_features",
+            self.classifier.out_features,
+            MAX_CLASSES,
+        )?;
         if !(0.0..1.0).contains(&self.classifier.dropout) {
             return bad(
                 "classifier.dropout_rate".into(),
                 format!("expected a rate in [0, 1), got {}", self.classifier.dropout),
             );
         }
-        Ok(())
+        // Every size is bounded now; parameters do not depend on the input side, and at 1x1
+        // no MAC count can overflow.
+        let cost = self.cost(1)?;
+        let largest = cost
+            .layers
+            .iter()
+            .max_by_key(|layer| layer.params)
+            .map(|layer| (layer.name.as_str(), layer.params))
+            .expect("a network has a first conv");
+        check_parameters(origin, cost.params, largest)
     }
 }
 
@@ -287,5 +320,23 @@ fn check_conv(origin: &str, name: &str, conv: &ConvSpec) -> Result<()> {
     if conv.stride == 0 {
         return bad("stride", "expected a positive stride, got 0".into());
     }
-    Ok(())
+    check_at_most(
+        origin,
+        &format!("{name}.in_channels"),
+        conv.in_channels,
+        MAX_CHANNELS,
+    )?;
+    check_at_most(
+        origin,
+        &format!("{name}.out_channels"),
+        conv.out_channels,
+        MAX_CHANNELS,
+    )?;
+    check_at_most(
+        origin,
+        &format!("{name}.kernel_size"),
+        conv.kernel_size,
+        MAX_KERNEL,
+    )?;
+    check_at_most(origin, &format!("{name}.stride"), conv.stride, MAX_STRIDE)
 }

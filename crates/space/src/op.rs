@@ -100,6 +100,13 @@ impl FromStr for MbConvOp {
                 "expansion ratio must be at least 1, got 0 in '{s}'"
             )));
         }
+        use crate::bounds::{MAX_EXPAND, MAX_KERNEL};
+        if kernel_size > MAX_KERNEL || expand_ratio > MAX_EXPAND {
+            return Err(ParseOpError(format!(
+                "'{s}' is beyond any network this tool builds (kernel at most {MAX_KERNEL}, \
+                 expansion at most {MAX_EXPAND})"
+            )));
+        }
         Ok(Self::new(kernel_size, expand_ratio))
     }
 }

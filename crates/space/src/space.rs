@@ -4,6 +4,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{
+    MAX_BLOCKS, MAX_CHANNELS, MAX_CLASSES, MAX_DEPTH, MAX_EXPAND, MAX_KERNEL, MAX_RESOLUTION,
+    check_at_most, check_parameters, check_positive,
+};
 use crate::error::{Error, Result, read_to_string};
 use crate::net_spec::BnSpec;
 use crate::{MbConvOp, OpChoice, conv_output_size, make_divisible};
@@ -246,7 +250,7 @@ impl SearchSpace {
             origin,
             "first_block.expand_ratio",
             self.first_block.expand_ratio,
-            64,
+            MAX_EXPAND,
         )?;
         check_at_most(
             origin,
@@ -255,6 +259,18 @@ impl SearchSpace {
             MAX_CHANNELS,
         )?;
         check_kernel(origin, "stem.kernel_size", self.stem.kernel_size)?;
+        check_at_most(
+            origin,
+            "stem.kernel_size",
+            self.stem.kernel_size,
+            MAX_KERNEL,
+        )?;
+        check_at_most(
+            origin,
+            "first_block.kernel_size",
+            self.first_block.kernel_size,
+            MAX_KERNEL,
+        )?;
         check_stride(origin, "stem.stride", self.stem.stride)?;
         check_positive(origin, "stem.channels", self.stem.channels)?;
         check_positive(origin, "first_block.channels", self.first_block.channels)?;
@@ -288,6 +304,8 @@ impl SearchSpace {
             )?;
             check_stride(origin, &format!("stages[{i}].stride"), stage.stride)?;
         }
+        let blocks: usize = self.stages.iter().map(|stage| stage.depth).sum();
+        check_at_most(origin, "stages (their depths summed)", blocks, MAX_BLOCKS)?;
         if self.candidates.ops.is_empty() {
             return bad("candidates.ops", "expected at least one op".into());
         }
@@ -328,7 +346,26 @@ impl SearchSpace {
             }
             size = conv_output_size(size, 1, stage.stride);
         }
-        Ok(())
+        self.check_supernet_size(origin)
+    }
+
+    /// The supernet (every candidate of every block) must hold at most
+    /// [`MAX_PARAMETERS`](crate::bounds::MAX_PARAMETERS) weights; counted at a 1x1 input,
+    /// where parameters are what they are at any side and no MAC count can overflow.
+    fn check_supernet_size(&self, origin: &str) -> Result<()> {
+        let summary = self.summary(Some(1))?;
+        let largest = summary
+            .blocks
+            .iter()
+            .map(|b| (b.label.as_str(), b.supernet_params))
+            .max_by_key(|&(_, params)| params)
+            .unwrap_or(("the fixed layers", summary.fixed_params));
+        let largest = if summary.fixed_params > largest.1 {
+            ("the fixed layers", summary.fixed_params)
+        } else {
+            largest
+        };
+        check_parameters(origin, summary.supernet_params, largest)
     }
 
     /// Channels after the stem.
@@ -406,35 +443,6 @@ impl SearchSpace {
     }
 }
 
-/// Bounds far beyond any real network that keep a hostile file from asking for billions of
-/// blocks or channels: the largest stage depth, channel count, input side and class count.
-const MAX_DEPTH: usize = 256;
-const MAX_CHANNELS: usize = 1 << 16;
-const MAX_RESOLUTION: usize = 1 << 14;
-const MAX_CLASSES: usize = 1 << 20;
-
-fn check_positive(origin: &str, field: &str, value: usize) -> Result<()> {
-    if value == 0 {
-        return Err(Error::invalid(
-            origin,
-            field,
-            "expected a positive integer, got 0",
-        ));
-    }
-    Ok(())
-}
-
-fn check_at_most(origin: &str, field: &str, value: usize, most: usize) -> Result<()> {
-    if value > most {
-        return Err(Error::invalid(
-            origin,
-            field,
-            format!("{value} is beyond any network this tool builds (at most {most})"),
-        ));
-    }
-    Ok(())
-}
-
 fn check_kernel(origin: &str, field: &str, value: usize) -> Result<()> {
     if !crate::is_odd_kernel(value) {
         return Err(Error::invalid(
@@ -505,6 +513,29 @@ mod tests {
         );
         let wide = text.replacen("channels = 1", "channels = 100000", 1);
         assert!(SearchSpace::from_toml_str(&wide, "s.toml").is_err());
+        // Every width within its bound, the supernet beyond any network: named with the
+        // block that holds the most weights.
+        let mut space = presets::load("fmnist").unwrap();
+        space.width_mult = 64.0;
+        let err = SearchSpace::from_toml_str(&space.to_toml_string(), "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("s.toml") && err.contains("stage") && err.contains("at most 1073741824"),
+            "{err}"
+        );
+        // Many stages of bounded depth: their sum is bounded too.
+        let mut space = presets::load("fmnist").unwrap();
+        let stage = space.stages[1];
+        space.stages = vec![stage; 4000];
+        space.stages.iter_mut().for_each(|s| s.stride = 1);
+        let err = SearchSpace::from_toml_str(&space.to_toml_string(), "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("depths summed") && err.contains("at most 4096"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
+use crate::bounds::{MAX_CHANNELS, MAX_KERNEL, MAX_PARAMETERS, check_at_most, check_parameters};
 use crate::error::{Error, Result, from_json, read_to_string};
 
 /// Name of the network class in the official code.
@@ -265,7 +266,8 @@ impl TreeNetConfig {
                 format!("expected \"{NET_NAME}\", found {:?}", config.name),
             ));
         }
-        config.cost(32, origin)?;
+        let cost = config.cost(32, origin)?;
+        check_parameters(origin, cost.params, ("blocks", cost.params))?;
         Ok(config)
     }
 
@@ -480,10 +482,22 @@ impl Counter<'_> {
                 ..
             } => {
                 self.check_channels(*in_features, x.channels * x.side * x.side, at)?;
+                // Bounded before any count: the product is what a build would allocate.
+                let weights = (*in_features as u64)
+                    .checked_mul(*out_features as u64)
+                    .filter(|&w| w <= MAX_PARAMETERS)
+                    .ok_or_else(|| {
+                        self.invalid(
+                            &format!("{at}.out_features"),
+                            format!(
+                                "{in_features} x {out_features} weights are beyond any network \
+                                 this tool builds (at most {MAX_PARAMETERS} parameters)"
+                            ),
+                        )
+                    })?;
                 let acts = ["relu", "relu6", "tanh", "sigmoid"];
                 let normalised = (*in_features, *out_features);
                 self.norm_and_act(*use_bn, act_func, &acts, ops_order, normalised, at)?;
-                let weights = (in_features * out_features) as u64;
                 self.cost.params += weights + if *bias { *out_features as u64 } else { 0 };
                 self.cost.macs += weights;
                 return Ok(Shape {
@@ -503,6 +517,27 @@ impl Counter<'_> {
             | Layer::IdentityLayer { base } => base,
         };
         let (cin, cout) = (base.in_channels, base.out_channels);
+        check_at_most(self.origin, &format!("{at}.in_channels"), cin, MAX_CHANNELS)?;
+        check_at_most(
+            self.origin,
+            &format!("{at}.out_channels"),
+            cout,
+            MAX_CHANNELS,
+        )?;
+        if let Layer::ConvLayer(conv) | Layer::DepthConvLayer(conv) = layer {
+            check_at_most(
+                self.origin,
+                &format!("{at}.kernel_size"),
+                conv.kernel_size,
+                MAX_KERNEL,
+            )?;
+            check_at_most(
+                self.origin,
+                &format!("{at}.dilation"),
+                conv.dilation,
+                MAX_KERNEL,
+            )?;
+        }
         self.check_channels(cin, x.channels, at)?;
         let acts = ["relu", "relu6"];
         self.norm_and_act(
@@ -839,6 +874,14 @@ mod tests {
             message(&in_layer).contains("padding"),
             "{}",
             message(&in_layer)
+        );
+        // A classifier of 10^12 classes: bounded before any count or allocation.
+        let huge = with("\"out_features\": 10,", "\"out_features\": 1000000000000,");
+        assert!(
+            message(&huge).contains("classifier.out_features")
+                && message(&huge).contains("at most 1073741824"),
+            "{}",
+            message(&huge)
         );
         let wrong_name = with("\"PyramidTreeNet\"", "\"ProxylessNASNets\"");
         assert!(message(&wrong_name).contains("expected \"PyramidTreeNet\""));
