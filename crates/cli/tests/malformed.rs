@@ -177,6 +177,14 @@ fn net_config_classifier_beyond_any_network() {
         &["check", &path],
         &[&[path.as_str()][..], &expected].concat(),
     );
+    // An input side beyond any image: refused before the input tensor is made.
+    let mobile = repo_file("configs/nets/proxyless_mobile.json");
+    for command in ["info", "check"] {
+        failure(
+            &[command, &mobile, "--resolution", "1000000"],
+            &["resolution", "1000000", "at most 16384"],
+        );
+    }
 }
 
 /// Each size within its bound, the whole beyond any network: 60,000 features into 60,000

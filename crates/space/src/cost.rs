@@ -117,6 +117,12 @@ impl NetSpec {
                 "expected a positive input side, got 0",
             ));
         }
+        crate::bounds::check_at_most(
+            "arguments",
+            "resolution",
+            resolution,
+            crate::bounds::MAX_RESOLUTION,
+        )?;
         let mut layers = vec![conv_layer("first_conv", &self.first_conv, resolution)];
         let mut size = layers[0].output[1];
         for (i, block) in self.blocks.iter().enumerate() {

@@ -346,7 +346,43 @@ impl SearchSpace {
             }
             size = conv_output_size(size, 1, stage.stride);
         }
+        self.check_scaled_widths(origin)?;
         self.check_supernet_size(origin)
+    }
+
+    /// The widths as built, scaled by `width_mult`, and every candidate's expanded middle are
+    /// channels too, bounded like those the file states.
+    fn check_scaled_widths(&self, origin: &str) -> Result<()> {
+        let scaled = |field: &str| format!("{field} (scaled by width_mult {})", self.width_mult);
+        check_at_most(
+            origin,
+            &scaled("stem.channels"),
+            self.stem_channels(),
+            MAX_CHANNELS,
+        )?;
+        let first = self.first_block_channels();
+        check_at_most(origin, &scaled("first_block.channels"), first, MAX_CHANNELS)?;
+        for i in 0..self.stages.len() {
+            let field = scaled(&format!("stages[{i}].width"));
+            check_at_most(origin, &field, self.stage_channels(i), MAX_CHANNELS)?;
+        }
+        let mix = self.feature_mix_channels();
+        check_at_most(
+            origin,
+            &scaled("head.feature_mix_channels"),
+            mix,
+            MAX_CHANNELS,
+        )?;
+        for block in self.choice_blocks() {
+            for op in &block.candidates {
+                if let OpChoice::MbConv(op) = op {
+                    let field = format!("{} {op} (its expanded middle)", block.label());
+                    let middle = block.in_channels * op.expand_ratio;
+                    check_at_most(origin, &field, middle, MAX_CHANNELS)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The supernet (every candidate of every block) must hold at most
@@ -513,6 +549,14 @@ mod tests {
         );
         let wide = text.replacen("channels = 1", "channels = 100000", 1);
         assert!(SearchSpace::from_toml_str(&wide, "s.toml").is_err());
+        // Every width within its bound, scaled beyond it.
+        let mut space = presets::load("fmnist").unwrap();
+        space.width_mult = 64.0;
+        space.stages[0].width = 2000;
+        let err = SearchSpace::from_toml_str(&space.to_toml_string(), "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scaled by width_mult 64"), "{err}");
         // Every width within its bound, the supernet beyond any network: named with the
         // block that holds the most weights.
         let mut space = presets::load("fmnist").unwrap();
