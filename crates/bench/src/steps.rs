@@ -179,17 +179,21 @@ impl BenchReport {
             self.steps,
             self.architecture
         );
-        for c in &self.cases {
-            let launches = match (launch_column, c.launches_per_step) {
-                (false, _) => String::new(),
-                (true, None) => " - |".into(),
-                (true, Some(n)) => format!(" {n:.0} |"),
-            };
-            let torch = match (torch_columns, c.pytorch_ms) {
+        // The optional columns' cells of a row; `None` where the row has no value.
+        let launch_cell = |launches: Option<f64>| match (launch_column, launches) {
+            (false, _) => String::new(),
+            (true, None) => " - |".into(),
+            (true, Some(n)) => format!(" {n:.0} |"),
+        };
+        let torch_cells =
+            |ours_and_theirs: Option<(f64, f64)>| match (torch_columns, ours_and_theirs) {
                 (false, _) => String::new(),
                 (true, None) => " - | - |".into(),
-                (true, Some(ms)) => format!(" {ms:.1} | {:.2} |", c.median_ms / ms),
+                (true, Some((ours, ms))) => format!(" {ms:.1} | {:.2} |", ours / ms),
             };
+        for c in &self.cases {
+            let launches = launch_cell(c.launches_per_step);
+            let torch = torch_cells(c.pytorch_ms.map(|ms| (c.median_ms, ms)));
             out.push_str(&format!(
                 "| {} | {:.1} | {:.1} | {} | {:.2} | {} |{launches}{torch}\n",
                 c.name,
@@ -202,11 +206,7 @@ impl BenchReport {
         }
         if let Some(p) = &self.pytorch {
             let child = self.cases[0].median_ms;
-            let padding = format!(
-                "{}{}",
-                if launch_column { " - |" } else { "" },
-                if torch_columns { " - | - |" } else { "" }
-            );
+            let padding = launch_cell(None) + &torch_cells(None);
             out.push_str(&format!(
                 "| child network step, PyTorch {} ({}) | {:.1} | {:.1} | {:.0} | {:.2} | - |{}\n\n\
                  Our child step takes {:.2}x PyTorch's.\n",

@@ -81,8 +81,9 @@ reference = 3.0
 }
 
 /// [`small_search_config`] on the tiny space (`crates/search/tests/tiny.toml`: 12x12 inputs,
-/// 4 classes, 80 synthetic images as there, the linear cost loss): what the tests on wgpu search, since Mesa's
-/// software driver compiles and tunes kernels for every new shape, minutes per space.
+/// 4 classes, 80 synthetic images as there, the linear cost loss): what the tests on wgpu
+/// search, since Mesa's software driver compiles and tunes kernels for every new shape,
+/// minutes per space.
 pub fn tiny_search_config(mode: &str, update_every: usize) -> String {
     let tiny = repo_file("crates/search/tests/tiny.toml");
     small_search_config(mode, update_every)

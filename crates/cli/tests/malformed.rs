@@ -33,13 +33,18 @@ fn fmnist() -> String {
     std::fs::read_to_string(repo_file("configs/spaces/fmnist.toml")).unwrap()
 }
 
-/// Edits the official mobile net as JSON and expects `info` to fail with `expected`.
-fn net_config_case(edit: impl FnOnce(&mut serde_json::Value), expected: &[&str]) {
-    let case = Case::new();
+/// The official mobile net edited as JSON, written into `case`; returns its path.
+fn edited_net_config(case: &Case, edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let mut json: serde_json::Value = serde_json::from_str(&mobile()).unwrap();
     edit(&mut json);
     let path = case.write("net.config", &serde_json::to_string(&json).unwrap());
-    let path = path.display().to_string();
+    path.display().to_string()
+}
+
+/// Edits the official mobile net as JSON and expects `info` to fail with `expected`.
+fn net_config_case(edit: impl FnOnce(&mut serde_json::Value), expected: &[&str]) {
+    let case = Case::new();
+    let path = edited_net_config(&case, edit);
     let mut all = vec![path.as_str()];
     all.extend(expected);
     failure(&["info", &path], &all);
@@ -164,19 +169,16 @@ fn net_config_classifier_beyond_any_network() {
         "1000000000000",
         "at most 1048576",
     ];
-    net_config_case(
-        |j| j["classifier"]["out_features"] = 1_000_000_000_000u64.into(),
-        &expected,
-    );
     let case = Case::new();
-    let mut json: serde_json::Value = serde_json::from_str(&mobile()).unwrap();
-    json["classifier"]["out_features"] = 1_000_000_000_000u64.into();
-    let path = case.write("net.config", &json.to_string());
-    let path = path.display().to_string();
-    failure(
-        &["check", &path],
-        &[&[path.as_str()][..], &expected].concat(),
-    );
+    let path = edited_net_config(&case, |j| {
+        j["classifier"]["out_features"] = 1_000_000_000_000u64.into()
+    });
+    for command in ["info", "check"] {
+        failure(
+            &[command, &path],
+            &[&[path.as_str()][..], &expected].concat(),
+        );
+    }
     // An input side beyond any image: refused before the input tensor is made.
     let mobile = repo_file("configs/nets/proxyless_mobile.json");
     for command in ["info", "check"] {

@@ -191,8 +191,7 @@ fn candidate_costs(
         ),
     };
     let candidates = model.candidate_costs(space)?;
-    let loss = config.target.cost_loss(origin)?;
-    check_loss_defined(&loss, &candidates, origin)?;
+    let loss = defined_cost_loss(config, &candidates, origin)?;
     if let Some(line) = target_outside_range(&candidates, config.target.reference) {
         warn!("{origin}: {line}");
     }
@@ -221,8 +220,7 @@ fn tree_costs(
         ));
     }
     let candidates = tree.candidate_costs();
-    let loss = config.target.cost_loss(origin)?;
-    check_loss_defined(&loss, &candidates, origin)?;
+    let loss = defined_cost_loss(config, &candidates, origin)?;
     if let Some(line) = target_outside_range(&candidates, config.target.reference) {
         warn!("{origin}: {line}");
     }
@@ -250,6 +248,17 @@ pub fn search_costs(
 /// a loss the search minimises by driving E[cost] there, and no real value below (a negative
 /// base under a fractional power). Refused, naming the space's range, when the cheapest
 /// architecture costs 1 or less, rather than a NaN loss after the first epoch.
+fn defined_cost_loss(
+    config: &SearchConfig,
+    costs: &CandidateCosts,
+    origin: &str,
+) -> Result<CostLoss> {
+    let loss = config.target.cost_loss(origin)?;
+    check_loss_defined(&loss, costs, origin)?;
+    Ok(loss)
+}
+
+/// The check of [`defined_cost_loss`].
 fn check_loss_defined(loss: &CostLoss, costs: &CandidateCosts, origin: &str) -> Result<()> {
     let low = costs.of(&costs.cheapest());
     if !matches!(loss, CostLoss::MulLog { .. }) || low > 1.0 {

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::bounds::{MAX_EXPAND, MAX_KERNEL};
+
 /// An MBConv candidate: depthwise kernel size and expansion ratio (`k5e3` is a 5x5 kernel
 /// with 3x expansion).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,7 +102,6 @@ impl FromStr for MbConvOp {
                 "expansion ratio must be at least 1, got 0 in '{s}'"
             )));
         }
-        use crate::bounds::{MAX_EXPAND, MAX_KERNEL};
         if kernel_size > MAX_KERNEL || expand_ratio > MAX_EXPAND {
             return Err(ParseOpError(format!(
                 "'{s}' is beyond any network this tool builds (kernel at most {MAX_KERNEL}, \

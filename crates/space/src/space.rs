@@ -390,17 +390,16 @@ impl SearchSpace {
     /// where parameters are what they are at any side and no MAC count can overflow.
     fn check_supernet_size(&self, origin: &str) -> Result<()> {
         let summary = self.summary(Some(1))?;
-        let largest = summary
-            .blocks
-            .iter()
-            .map(|b| (b.label.as_str(), b.supernet_params))
+        // The last of equals wins: a block before the fixed layers.
+        let largest = std::iter::once(("the fixed layers", summary.fixed_params))
+            .chain(
+                summary
+                    .blocks
+                    .iter()
+                    .map(|b| (b.label.as_str(), b.supernet_params)),
+            )
             .max_by_key(|&(_, params)| params)
-            .unwrap_or(("the fixed layers", summary.fixed_params));
-        let largest = if summary.fixed_params > largest.1 {
-            ("the fixed layers", summary.fixed_params)
-        } else {
-            largest
-        };
+            .expect("the fixed layers are always there");
         check_parameters(origin, summary.supernet_params, largest)
     }
 
