@@ -7,6 +7,16 @@ pub const BACKENDS: [&str; 6] = ["flex", "ndarray", "wgpu", "vulkan", "cuda", "t
 const OTHER_NAMES: [(&str, &str); 1] = [("tch-cuda", "tch")];
 
 /// Checks a backend name and returns its Cargo feature.
+/// The features the project's own builds of a backend's binary enable: the backend's, and
+/// for a CubeCL backend (wgpu, vulkan, cuda) the on-disk autotune cache (`autotune-cache`),
+/// which the test suite leaves out.
+pub fn build_features(feature: &str) -> String {
+    match feature {
+        "wgpu" | "vulkan" | "cuda" => format!("{feature},autotune-cache"),
+        other => other.to_string(),
+    }
+}
+
 pub fn feature(name: &str) -> Result<&'static str, String> {
     if let Some(feature) = BACKENDS.iter().find(|b| **b == name) {
         return Ok(feature);

@@ -1,8 +1,10 @@
-//! `cargo xtask chaos [--kills N] [--seed S] [--only search|reinforce|train]`: kills small
-//! runs with SIGKILL at random moments, some while a checkpoint is being written, resumes
-//! them, and checks that each ends bitwise as an uninterrupted run of the same configuration.
+//! `cargo xtask chaos [--kills N] [--seed S] [--only search|reinforce|train|study]`: kills
+//! small runs with SIGKILL at random moments, some while a checkpoint or a study's record is
+//! being written, resumes them, and checks that each ends bitwise as an uninterrupted run of
+//! the same configuration.
 //!
-//! For each scenario (a gradient search with a constraint, a REINFORCE search, a training) it
+//! For each scenario (a gradient search with a constraint, a REINFORCE search, a training, a
+//! tiny study of two searches and nine retrainings) it
 //! runs the release `proxyless` once uninterrupted as the reference, noting the checkpoints it
 //! takes (one every few steps). Then a second run is killed `N` times: before kill `k` it is
 //! started or resumed and allowed to reach the reference's checkpoint at a random share of the
@@ -10,7 +12,10 @@
 //! is being written. After the last kill it is resumed to the end and compared with the
 //! reference: the metrics (wall times aside), α, the architecture and the fingerprint of the
 //! final weights for a search; the metrics, the test evaluation and the weights' fingerprint
-//! of the final checkpoint for a training.
+//! of the final checkpoint for a training; `study.json` for a study (its wall times and
+//! measured latencies aside). A study's progress is every checkpoint of its searches and
+//! retrainings; its kills alternate between at once, during a checkpoint's write and during
+//! the write of `study.json` or its pages.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,6 +30,11 @@ struct Scenario {
     resume: Vec<String>,
     /// The files compared with the reference, with the lines or keys left out of each.
     compare: fn(&Path, &Path) -> Result<(), String>,
+    /// The complete checkpoints the run has taken so far (its progress), oldest first.
+    progress: fn(&Path) -> Vec<String>,
+    /// Whether the run is writing what a kill should interrupt: on kill `k`, `None` kills at
+    /// once, otherwise when this says the write is under way.
+    writing: fn(&Path, usize) -> Option<bool>,
 }
 
 /// A small xorshift generator: the xtask has no dependencies.
@@ -163,19 +173,66 @@ fn scenarios(work: &Path) -> Result<Vec<Scenario>, String> {
             start: search(&["target.loss=\"constraint\""]),
             resume: vec!["--quiet".into(), "search".into()],
             compare: compare_search,
+            progress: checkpoints,
+            writing: checkpoint_writing,
         },
         Scenario {
             name: "reinforce",
             start: search(&["arch.algorithm=\"reinforce\"", "target.loss=\"mul#log\""]),
             resume: vec!["--quiet".into(), "search".into()],
             compare: compare_search,
+            progress: checkpoints,
+            writing: checkpoint_writing,
         },
         Scenario {
             name: "train",
             start: train,
             resume: vec!["--quiet".into(), "train".into()],
             compare: compare_train,
+            progress: checkpoints,
+            writing: checkpoint_writing,
         },
+        Scenario {
+            name: "study",
+            start: study(work)?,
+            resume: vec!["--quiet".into(), "study".into()],
+            compare: compare_study,
+            progress: study_checkpoints,
+            writing: study_writing,
+        },
+    ])
+}
+
+/// A study of two small searches on synthetic images and nine networks retrained for one
+/// epoch, every run taking a checkpoint every few steps.
+fn study(work: &Path) -> Result<Vec<String>, String> {
+    let write = |name: &str, text: &str| {
+        let path = work.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(
+        "study-search.toml",
+        "space = \"fmnist\"\n[data]\ndataset = \"synthetic\"\nholdout = 32\nbatch_size = 16\n\
+         arch_batch_size = 16\nsynthetic_per_class = 16\n[schedule]\nwarmup_epochs = 1\n\
+         epochs = 2\narch_delay_epochs = 0\nlog_every = 2\ncheckpoint_every_steps = 3\n\
+         keep_checkpoints = 1000\n[target]\ncost = \"macs\"\nreference = 3.0\n",
+    )?;
+    write(
+        "study-train.toml",
+        "epochs = 1\n[data]\ndataset = \"synthetic\"\nbatch_size = 16\nresolution = 28\n\
+         [optim]\nlr = 0.1\n[checkpoint]\nevery_steps = 3\nkeep = 1000\n",
+    )?;
+    write(
+        "study.toml",
+        "search = \"study-search.toml\"\ntrain = \"study-train.toml\"\nsearch_seeds = [0, 1]\n\
+         random_per_search = 2\ntrain_seeds = [3]\ntrain_epochs = 1\ntrain_limit = 96\n\
+         test_limit = 40\nlatency_batch = 2\nlatency_runs = 3\n",
+    )?;
+    Ok(vec![
+        "--quiet".into(),
+        "study".into(),
+        "--config".into(),
+        work.join("study.toml").display().to_string(),
     ])
 }
 
@@ -226,6 +283,67 @@ fn writing(run: &Path) -> bool {
     })
 }
 
+/// Every other kill of a run waits for a checkpoint's write.
+fn checkpoint_writing(run: &Path, kill: usize) -> Option<bool> {
+    (kill % 2 == 1).then(|| writing(run))
+}
+
+/// The runs of a study: its searches and its retrainings.
+fn study_runs(study: &Path) -> Vec<PathBuf> {
+    let list = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut runs: Vec<PathBuf> = list(study)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("search-"))
+        })
+        .collect();
+    runs.extend(list(&study.join("train")));
+    runs.sort();
+    runs
+}
+
+/// Every complete checkpoint of a study's runs (the study's progress; none is deleted).
+fn study_checkpoints(study: &Path) -> Vec<String> {
+    study_runs(study)
+        .iter()
+        .flat_map(|run| {
+            let name = run
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            checkpoints(run)
+                .into_iter()
+                .map(move |c| format!("{name}/{c}"))
+        })
+        .collect()
+}
+
+/// A study's kills cycle: at once, during a checkpoint's write, during the write of
+/// `study.json` or a page (a temporary file of the study directory exists).
+fn study_writing(study: &Path, kill: usize) -> Option<bool> {
+    match kill % 3 {
+        0 => None,
+        1 => Some(study_runs(study).iter().any(|r| writing(r))),
+        _ => Some(std::fs::read_dir(study).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(".study.") && name.contains(".tmp-")
+            })
+        })),
+    }
+}
+
 fn run_scenario(
     binary: &Path,
     work: &Path,
@@ -239,7 +357,7 @@ fn run_scenario(
         spawn(binary, &s.start, "--out", &reference)?,
         "the reference run",
     )?;
-    let marks = checkpoints(&reference);
+    let marks = (s.progress)(&reference);
     println!(
         "{}: reference run {:.1} s, {} checkpoints",
         s.name,
@@ -257,13 +375,13 @@ fn run_scenario(
     shares.sort_by(f64::total_cmp);
     let run = work.join(format!("{}-killed", s.name));
     for (k, share) in shares.iter().enumerate() {
-        let mark = &marks[((marks.len() - 1) as f64 * share) as usize];
+        let index = ((marks.len() - 1) as f64 * share) as usize;
+        let mark = &marks[index];
         let mut child = if k == 0 {
             spawn(binary, &s.start, "--out", &run)?
         } else {
             spawn(binary, &s.resume, "--resume", &run)?
         };
-        let during_write = k % 2 == 1;
         let deadline = Instant::now() + Duration::from_secs(600);
         let mut reached = false;
         loop {
@@ -274,9 +392,9 @@ fn run_scenario(
                 ));
             }
             if !reached {
-                reached = checkpoints(&run).last().is_some_and(|n| n >= mark);
+                reached = (s.progress)(&run).len() > index;
             }
-            if reached && (!during_write || writing(&run)) {
+            if reached && (s.writing)(&run, k).unwrap_or(true) {
                 break;
             }
             if Instant::now() > deadline {
@@ -287,13 +405,13 @@ fn run_scenario(
         }
         child.kill().map_err(|e| format!("kill {}: {e}", k + 1))?;
         let _ = child.wait();
-        let newest = checkpoints(&run).last().cloned().unwrap_or_default();
+        let newest = (s.progress)(&run).last().cloned().unwrap_or_default();
         println!(
             "{}: kill {:>2}/{kills} after {mark}{}; newest complete checkpoint {newest}",
             s.name,
             k + 1,
-            if during_write && writing(&run) {
-                ", while a checkpoint was being written"
+            if (s.writing)(&run, k) == Some(true) {
+                ", while a checkpoint or record was being written"
             } else {
                 ""
             },
@@ -372,6 +490,14 @@ fn compare_search(reference: &Path, run: &Path) -> Result<(), String> {
         &reference.join("final/architecture.txt"),
         &run.join("final/architecture.txt"),
         &[],
+    )
+}
+
+fn compare_study(reference: &Path, run: &Path) -> Result<(), String> {
+    same_lines(
+        &reference.join("study.json"),
+        &run.join("study.json"),
+        &["seconds", "train_seconds", "measured_ms"],
     )
 }
 

@@ -40,6 +40,19 @@ pub fn ensure_vulkan_driver() -> Result<(), String> {
     )
 }
 
+/// Installs Debian's Slurm and munge (`slurm-wlm munge`) for the single-node Slurm test when
+/// `slurmctld` is not on the PATH.
+pub fn ensure_slurm() -> Result<(), String> {
+    if Path::new("/usr/sbin/slurmctld").is_file() && Path::new("/usr/sbin/munged").is_file() {
+        return Ok(());
+    }
+    ensure_package(
+        "slurm-wlm munge",
+        "no Slurm for the single-node Slurm test (--slurm)",
+        "or leave out --slurm",
+    )
+}
+
 /// Installs Debian's `chromium` (the report test opens reports in it) when no Chromium is on
 /// the PATH and `$CHROMIUM` is unset.
 pub fn ensure_chromium() -> Result<(), String> {

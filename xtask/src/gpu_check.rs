@@ -58,12 +58,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 crate::llvm::ensure_for_cuda()?;
             }
         }
-        cargo::run(&build_args(features), &[])?;
+        let features: Vec<String> = features
+            .split(',')
+            .map(crate::backend::build_features)
+            .collect();
+        cargo::run(&build_args(&features.join(",")), &[])?;
         let name = match i {
             0 => "proxyless".to_string(),
             _ => format!(
                 "proxyless-{}",
-                features.split(',').next().unwrap_or("other")
+                features[0].split(',').next().unwrap_or("other")
             ),
         };
         copy_binary(Path::new("target/release/proxyless"), &out.join(name))?;

@@ -2,12 +2,14 @@
 //!
 //! It compiles in seconds and never links the heavy crates. Commands:
 //!
-//! - `cargo xtask test [--cpu-only] [--no-compile-check]`: the test suite on every backend CI
-//!   covers (flex, ndarray, and wgpu, on a software Vulkan driver when there is no GPU), then a
-//!   compile check of the vulkan, cuda and tch backends;
+//! - `cargo xtask test [--cpu-only] [--no-compile-check] [--slurm]`: the test suite on every
+//!   backend CI covers (flex, ndarray, and wgpu, on a software Vulkan driver when there is no
+//!   GPU), then a compile check of the vulkan, cuda and tch backends (`--slurm`: and a study on
+//!   a single-node Slurm);
 //! - `cargo xtask tidy`: architecture invariants (crate layering, backend features, file docs);
-//! - `cargo xtask chaos`: kills small searches and trainings at random moments, resumes them,
-//!   and checks that they end bitwise as uninterrupted runs;
+//! - `cargo xtask chaos`: kills small searches, trainings and a study at random moments,
+//!   resumes them, and checks that they end bitwise as uninterrupted runs;
+//! - `cargo xtask soak`: a long small search whose peak memory per epoch must stay flat;
 //! - `cargo xtask fuzz`: a million mutated inputs for every file parser (`proxyless-fuzz`);
 //! - `cargo xtask validate`: fmt, clippy, tidy, then the tests (cheapest first);
 //! - `cargo xtask gpu-check`: packages the GPU checks so they run on a machine without Rust;
@@ -30,6 +32,7 @@ mod fuzz;
 mod gpu_check;
 mod llvm;
 mod run;
+mod soak;
 mod tables;
 mod test;
 mod tidy;
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("tidy") => tidy::run(),
         Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("validate") => validate(),
@@ -75,18 +79,23 @@ usage: cargo xtask <command> [options]
 
   search [--backend B] [args] the main job: a ProxylessNAS search (default: Fashion-MNIST)
   train [--backend B] [args]  train the newest search's network from scratch on its data
-  test [--cpu-only] [--no-compile-check] [cargo test args]
+  test [--cpu-only] [--no-compile-check] [--slurm] [cargo test args]
                              run the tests on the flex, ndarray and wgpu backends (wgpu on a
                              software Vulkan driver without a GPU; --cpu-only leaves it out),
                              then build and run tests/embed (a Burn project outside the
                              workspace that searches its own model with proxyless-supernet),
                              package the library crates, and compile the vulkan, cuda and
-                             tch backends (cargo check)
+                             tch backends (cargo check); --slurm also runs a study's
+                             Slurm jobs on a single-node Slurm started here (root, Debian)
   tidy                       check the architecture invariants
-  chaos [--kills N] [--seed S] [--only search|reinforce|train]
-                             kill small runs with SIGKILL at N random moments (every other one
-                             while a checkpoint is written), resume them, and check that each
-                             ends bitwise as an uninterrupted run
+  chaos [--kills N] [--seed S] [--only search|reinforce|train|study]
+                             kill small runs and a tiny study with SIGKILL at N random moments
+                             (some while a checkpoint or study.json is written), resume them,
+                             and check that each ends bitwise as an uninterrupted run
+  soak [--epochs N] [--backend B]
+                             a 40-epoch search on 2,000 Fashion-MNIST images recording peak
+                             memory per epoch (memory.jsonl); fails if the last epochs' peak
+                             exceeds the first search epoch's by more than 5%
   fuzz [--inputs N] [--seed S] [--only TARGET]
                              fuzz every file parser (default 1,000,000 inputs each) in
                              address-space-capped workers; report in target/fuzz/report.md

@@ -47,11 +47,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     // flex (the default feature) stays in beside the chosen backend: it costs nothing at run
     // time, and the binary is then the same one `cargo xtask gpu-check` builds.
+    let features = backend::build_features(feature);
     cargo_args.extend([
         "--package",
         "proxyless-cli",
         "--features",
-        feature,
+        &features,
         "--",
         "--backend",
         &backend_name,

@@ -1,11 +1,12 @@
-//! `cargo xtask test [--cpu-only] [--no-compile-check] [cargo test args]`: the whole suite,
+//! `cargo xtask test [--cpu-only] [--no-compile-check] [--slurm] [cargo test args]`: the whole suite,
 //! built once with every backend CI covers: flex (the default), ndarray and wgpu. Without a
 //! GPU, wgpu runs on Mesa's software Vulkan driver (Debian: `mesa-vulkan-drivers`). With
 //! PyTorch importable (installed as root when missing), the parity tests against PyTorch must
 //! run: they fail rather than skip. Then the backends that cannot run here are compiled
 //! (`cargo check` of `proxyless` with `vulkan`, `cuda` and `tch`, in `target/check`): `cuda`
 //! when a local LLVM is there (see `llvm.rs`; installed with apt as root), `tch` when the
-//! PyTorch it builds against is.
+//! PyTorch it builds against is. `--slurm` also runs a study's Slurm jobs on a real
+//! single-node Slurm (`crates/cli/tests/slurm.rs`; Debian's slurm-wlm and munge, as root).
 
 use crate::cargo;
 
@@ -14,11 +15,12 @@ use crate::cargo;
 pub fn run(extra: &[String]) -> Result<(), String> {
     let cpu_only = extra.iter().any(|a| a == "--cpu-only");
     let compile_check = !extra.iter().any(|a| a == "--no-compile-check");
+    let slurm = extra.iter().any(|a| a == "--slurm");
     crate::data::ensure_chromium()?;
     let rest: Vec<&str> = extra
         .iter()
         .map(String::as_str)
-        .filter(|a| !["--cpu-only", "--no-compile-check"].contains(a))
+        .filter(|a| !["--cpu-only", "--no-compile-check", "--slurm"].contains(a))
         .collect();
     let features = if cpu_only {
         "proxyless-cli/ndarray"
@@ -39,9 +41,25 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     if crate::data::ensure_onnx_runtime() {
         envs.push(("PROXYLESS_REQUIRE_ONNX", "1".into()));
     }
+    if slurm {
+        crate::data::ensure_slurm()?;
+    }
     let mut args = vec!["test", "--workspace", "--features", features];
     args.extend(rest);
     cargo::run(&args, &envs)?;
+    if slurm {
+        let args = [
+            "test",
+            "--workspace",
+            "--features",
+            features,
+            "--test",
+            "slurm",
+            "--",
+            "--ignored",
+        ];
+        cargo::run(&args, &envs)?;
+    }
     embedding_project()?;
     library_packages()?;
     if compile_check {

@@ -167,18 +167,20 @@ fn libraries_enable_no_backend(problems: &mut Vec<String>) -> Result<(), String>
     Ok(())
 }
 
-/// The binary's GPU backends are built with Burn's kernel fusion and autotune, and autotune's
-/// results persist on disk: `burn-wgpu` and `burn-cuda` have them only through Burn's default
-/// features, which the workspace turns off, so each backend feature must name them.
+/// The binary's GPU backends are built with Burn's kernel fusion and autotune, and the
+/// project's own builds of them (`xtask::backend::build_features`) keep autotune's results on
+/// disk: `burn-wgpu` and `burn-cuda` have these only through Burn's default features, which
+/// the workspace turns off, so the features must name them.
 fn gpu_backends_fuse_and_tune(problems: &mut Vec<String>) -> Result<(), String> {
     for backend in ["wgpu", "vulkan", "cuda"] {
+        let features = crate::backend::build_features(backend);
         let tree = cargo::output(&[
             "tree",
             "--package",
             "proxyless-cli",
             "--no-default-features",
             "--features",
-            backend,
+            &features,
             "--edges",
             "features",
             "--invert",
@@ -190,7 +192,7 @@ fn gpu_backends_fuse_and_tune(problems: &mut Vec<String>) -> Result<(), String> 
             let needle = format!("burn-cubecl feature \"{feature}\"");
             if !tree.lines().any(|l| l.starts_with(&needle)) {
                 problems.push(format!(
-                    "proxyless-cli's '{backend}' builds burn-cubecl without '{feature}'"
+                    "proxyless-cli's '{features}' builds burn-cubecl without '{feature}'"
                 ));
             }
         }

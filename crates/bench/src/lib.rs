@@ -18,7 +18,6 @@ mod error;
 pub mod launches;
 pub mod layers;
 pub mod loader;
-mod memory;
 pub mod parity;
 pub mod pytorch;
 pub mod steps;

@@ -22,7 +22,7 @@ use proxyless_supernet::Supernet;
 use proxyless_supernet::steps::weight_step;
 use proxyless_train::steps::batch_tensors;
 
-use crate::memory::{peak_rss_mib, reset_peak_rss};
+use proxyless_plumbing::memory::{peak_rss_mib, reset_peak_rss};
 
 /// One loader run: `workers` decoding threads, augmented or test-time transformed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use proxyless_nn::step::cross_entropy;
 use proxyless_search::config::WeightsConfig;
 
 use crate::launches::count_launches;
-use crate::memory::{peak_rss_mib, reset_peak_rss};
+use proxyless_plumbing::memory::{peak_rss_mib, reset_peak_rss};
 use proxyless_supernet::steps::{arch_forward, arch_step, reinforce_step, weight_step};
 
 /// What to run.

@@ -104,3 +104,43 @@ pub fn top_classes(json_lines: &str) -> Vec<u64> {
         })
         .collect()
 }
+
+/// A study of two tiny searches on synthetic images, one training seed, one epoch.
+pub fn tiny_study(dir: &std::path::Path) -> String {
+    std::fs::write(
+        dir.join("search.toml"),
+        small_search_config("two", 2)
+            .replace("synthetic_per_class = 8", "synthetic_per_class = 16"),
+    )
+    .unwrap();
+    let study = dir.join("study.toml");
+    std::fs::write(
+        &study,
+        r#"
+search = "search.toml"
+search_seeds = [0, 1]
+random_per_search = 2
+train_seeds = [3]
+train_epochs = 1
+test_limit = 40
+latency_batch = 2
+latency_runs = 3
+"#,
+    )
+    .unwrap();
+    study.display().to_string()
+}
+
+/// A record without what differs between two runs of the same study: the wall times and
+/// the measured latencies.
+pub fn without_times(record: &serde_json::Value) -> serde_json::Value {
+    let mut r = record.clone();
+    for search in r["searches"].as_array_mut().unwrap() {
+        search["seconds"] = serde_json::Value::Null;
+    }
+    for net in r["nets"].as_array_mut().unwrap() {
+        net["train_seconds"] = serde_json::Value::Null;
+        net["measured_ms"] = serde_json::Value::Null;
+    }
+    r
+}

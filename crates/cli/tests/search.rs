@@ -27,6 +27,24 @@ fn a_small_search_writes_a_complete_run_directory() {
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
+    // The process's memory, one line per epoch (Linux), its peak at least what stayed.
+    #[cfg(target_os = "linux")]
+    {
+        let memory = std::fs::read_to_string(run.join("memory.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = memory
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{memory}");
+        for (epoch, line) in lines.iter().enumerate() {
+            assert_eq!(line["epoch"], epoch);
+            let (peak, now) = (line["peak_rss_mib"].as_f64(), line["rss_mib"].as_f64());
+            assert!(
+                now.unwrap() > 1.0 && peak.unwrap() >= now.unwrap(),
+                "{line}"
+            );
+        }
+    }
     // The report: one heat-map group per choice block, every curve, the breakdown.
     assert!(out.contains("report: "), "{out}");
     let page = std::fs::read_to_string(run.join("report/index.html")).unwrap();

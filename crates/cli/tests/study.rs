@@ -3,34 +3,8 @@
 
 mod common;
 
-use common::{failure, success};
+use common::{failure, success, tiny_study, without_times};
 use serde_json::Value;
-
-/// A study of two tiny searches on synthetic images, one training seed, one epoch.
-fn tiny_study(dir: &std::path::Path) -> String {
-    std::fs::write(
-        dir.join("search.toml"),
-        common::small_search_config("two", 2)
-            .replace("synthetic_per_class = 8", "synthetic_per_class = 16"),
-    )
-    .unwrap();
-    let study = dir.join("study.toml");
-    std::fs::write(
-        &study,
-        r#"
-search = "search.toml"
-search_seeds = [0, 1]
-random_per_search = 2
-train_seeds = [3]
-train_epochs = 1
-test_limit = 40
-latency_batch = 2
-latency_runs = 3
-"#,
-    )
-    .unwrap();
-    study.display().to_string()
-}
 
 #[test]
 fn a_tiny_study_compares_searched_random_and_baseline_networks() {
@@ -85,6 +59,38 @@ fn a_tiny_study_compares_searched_random_and_baseline_networks() {
             .unwrap()
             .contains("| searched-0 |")
     );
+
+    // The same study as tasks: prepared, one task run alone (twice: the second finds it
+    // done), the rest by two worker processes, records what the single process recorded.
+    let tasks = dir.path().join("tasks");
+    let t = tasks.display().to_string();
+    let listed = success(&["study", "--config", &config, "--out", &t, "--prepare"]);
+    for line in [
+        "search:0\tsearch-0\tready",
+        "plan:0\tplan\twaiting",
+        "retrain: known once the plan task has run",
+    ] {
+        assert!(listed.contains(line), "{line} in {listed}");
+    }
+    failure(
+        &["study", "task", &t, "plan"],
+        &["plan waits for search-0, search-1"],
+    );
+    failure(&["study", "task", &t, "search:2"], &["2 task(s)"]);
+    let alone = success(&["study", "task", &t, "search:1", "--quiet"]);
+    assert!(alone.contains("search-1: done"), "{alone}");
+    let again = success(&["study", "task", &t, "search-1", "--quiet"]);
+    assert!(again.contains("search-1: already done"), "{again}");
+    success(&["study", "--resume", &t, "--workers", "2", "--quiet"]);
+    let pooled: Value =
+        serde_json::from_str(&std::fs::read_to_string(tasks.join("study.json")).unwrap()).unwrap();
+    assert_eq!(without_times(&pooled), without_times(&record));
+    assert!(tasks.join("logs/train-searched-0-seed3.log").is_file());
+    let status = success(&["study", "status", &t]);
+    assert!(status.contains("0 task(s) not done"), "{status}");
+    assert!(status.contains("searched − random"), "{status}");
+    let count = success(&["study", "status", &t, "--count", "retrain"]);
+    assert_eq!(count.trim(), "9");
 
     // A study interrupted before its last retraining was recorded resumes there: the
     // finished training directory is reopened, not trained again, and gives the same top-1.

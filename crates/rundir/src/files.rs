@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::read::optional_text;
-use crate::records::{AlphaLine, MetricLine, Summary};
+use crate::records::{AlphaLine, MemoryLine, MetricLine, Summary};
 
 /// The files of the run directory at `root`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,12 @@ impl RunFiles {
     /// One [`AlphaLine`] per line.
     pub fn alpha(&self) -> PathBuf {
         self.root.join(Self::LOGS[1])
+    }
+
+    /// One [`MemoryLine`] per epoch (a diagnostic: not cut back on resume, and an epoch killed
+    /// between its checkpoint and this line has none).
+    pub fn memory(&self) -> PathBuf {
+        self.root.join("memory.jsonl")
     }
 
     /// The checkpoint folders (`epoch-N`).
@@ -110,6 +116,11 @@ impl RunFiles {
     /// Appends `line` to the α history.
     pub fn append_alpha(&self, line: &AlphaLine) -> Result<()> {
         append(&self.alpha(), line)
+    }
+
+    /// Appends `line` to the memory log.
+    pub fn append_memory(&self, line: &MemoryLine) -> Result<()> {
+        append(&self.memory(), line)
     }
 
     /// Keeps only the metrics and α lines of the first `epochs_done` epochs, as written (a run

@@ -24,4 +24,4 @@ mod records;
 pub use error::{Error, Result};
 pub use files::RunFiles;
 pub use read::{RunRecord, RunTarget};
-pub use records::{AlphaLine, MetricLine, Summary};
+pub use records::{AlphaLine, MemoryLine, MetricLine, Summary};

@@ -96,6 +96,18 @@ pub struct AlphaLine {
     pub entropy: Vec<f64>,
 }
 
+/// One line of `memory.jsonl`: the process's resident memory over an epoch (Linux), for
+/// checking that a long run does not grow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryLine {
+    /// Epoch.
+    pub epoch: usize,
+    /// Peak resident memory during the epoch, its validation and checkpoint (MiB).
+    pub peak_rss_mib: f64,
+    /// Resident memory at the epoch's end (MiB).
+    pub rss_mib: f64,
+}
+
 /// `final/summary.json`: what the finished search derived and what it cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {

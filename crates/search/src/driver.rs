@@ -8,10 +8,10 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use proxyless_latency::{CostModel, LatencyTable};
 use proxyless_plumbing::checkpoints::step_seed;
-use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths};
+use proxyless_plumbing::{CadenceClock, EpochTotals, LogLengths, memory};
 use proxyless_profiler::{ProfileSettings, backend_label, here, measure_net, measured_table};
 use proxyless_report::{draw_network, draw_tree_net};
-use proxyless_rundir::{AlphaLine, MetricLine, RunFiles, Summary};
+use proxyless_rundir::{AlphaLine, MemoryLine, MetricLine, RunFiles, Summary};
 use proxyless_space::{CandidateCosts, NetConfig, NetSpec, SearchSpace};
 use proxyless_supernet::gradient::{Baseline, CostLoss, expected_cost};
 use proxyless_supernet::{ArchParams, Searchable};
@@ -554,11 +554,21 @@ impl Search {
             {
                 return Ok(None);
             }
+            let measured = memory::reset_peak_rss();
             let Some(totals) = self.epoch(self.state.epochs_done)? else {
                 return Ok(None);
             };
             self.state.epochs_done += 1;
             self.end_of_epoch(totals.seconds)?;
+            if let (true, Some(peak), Some(now)) =
+                (measured, memory::peak_rss_mib(), memory::rss_mib())
+            {
+                self.run.files().append_memory(&MemoryLine {
+                    epoch: self.state.epochs_done - 1,
+                    peak_rss_mib: peak,
+                    rss_mib: now,
+                })?;
+            }
         }
         Ok(Some(self.finish()?))
     }

@@ -1,6 +1,7 @@
-//! Running a study: the searches, the plan of networks, their measured latency and inherited
-//! accuracy, then every retraining. After each step `study.json`, `study.md` and
-//! `study.html` are rewritten, so a killed study resumes where it stopped.
+//! A study in its directory: created or reopened, and the work its tasks do (a search, the
+//! plan of networks with their measured latency and inherited accuracy, a retraining). After
+//! each task `study.json`, `study.md` and `study.html` are rewritten, so a killed study resumes
+//! where it stopped; see [`crate::tasks`] for the tasks run alone or in parallel.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +16,9 @@ use tracing::info;
 use crate::config::{ResolvedStudy, StudyConfig};
 use crate::error::{Error, Result};
 use crate::plan::{PlanSettings, extend_plan, plan};
-use crate::record::{SearchRecord, StudyRecord, write_text};
+use crate::record::{SearchRecord, StudyNet, StudyRecord, write_text};
 use crate::render::write_pages;
+use crate::tasks::{Phase, Task};
 
 /// A study in its directory, new or resumed.
 pub struct Study {
@@ -26,6 +28,7 @@ pub struct Study {
     record: StudyRecord,
     device: Device,
     quiet: bool,
+    costs: Option<CandidateCosts>,
 }
 
 impl Study {
@@ -66,6 +69,7 @@ impl Study {
             record,
             device: device.clone(),
             quiet,
+            costs: None,
         })
     }
 
@@ -96,6 +100,7 @@ impl Study {
             record,
             device: device.clone(),
             quiet,
+            costs: None,
         })
     }
 
@@ -112,100 +117,76 @@ impl Study {
         Ok(())
     }
 
-    /// Runs what is left and returns the finished record.
+    /// Runs what is left, one task after another in this process, and returns the finished
+    /// record: the searches, the plan, then every retraining (see [`Task`]).
     pub fn run(mut self) -> Result<StudyRecord> {
-        let costs = search_costs(&self.config.search, "search.toml", &self.device)?
-            .expect("a study's search has a cost (checked when resolved)");
-        self.record.unit = costs.unit.clone();
-        for &seed in &self.config.study.search_seeds.clone() {
-            if !self.record.searches.iter().any(|s| s.seed == seed) {
-                let done = self.search(seed, &costs)?;
-                self.record.searches.push(done);
-                self.save()?;
-            }
+        for task in self.phase_tasks(Phase::Search) {
+            self.run_task(&task, true)?;
         }
-        self.plan_networks(&costs)?;
-        if self.record.nets.iter().any(|n| n.measured_ms.is_none()) {
-            self.measure_latency();
-            self.save()?;
-        }
-        if self
-            .record
-            .nets
-            .iter()
-            .any(|n| n.inherited.len() < self.record.searches.len())
-        {
-            self.inherit()?;
-            self.save()?;
-        }
-        for i in 0..self.record.nets.len() {
-            for r in 0..self.record.train_seeds.len() {
-                if self.record.nets[i].top1[r].is_none() {
-                    self.retrain(i, r)?;
-                    self.save()?;
-                }
-            }
+        self.run_task(&Task::Plan, true)?;
+        for task in self.phase_tasks(Phase::Retrain) {
+            self.run_task(&task, true)?;
         }
         // Once more, so that a finished study resumed by a newer build gets its pages anew.
-        self.save()?;
-        Ok(self.record)
+        self.collect()
     }
 
-    /// Fixes the networks of every search that has none yet: the whole plan the first time,
-    /// the searched and random networks of added search seeds later.
-    fn plan_networks(&mut self, costs: &CandidateCosts) -> Result<()> {
-        let s = &self.config.study;
-        let settings = PlanSettings {
-            random_per_search: s.random_per_search,
-            band: s.band,
-            sampler_seed: s.sampler_seed,
-            baseline: s.baseline,
-            anchors: s.anchors,
-        };
-        let unplanned: Vec<SearchRecord> = self
-            .record
-            .searches
-            .iter()
-            .filter(|s| {
-                let id = format!("searched-{}", s.seed);
-                !self.record.nets.iter().any(|n| n.id == id)
-            })
-            .cloned()
-            .collect();
-        if unplanned.is_empty() {
-            return Ok(());
-        }
-        if self.record.nets.is_empty() {
-            self.record.nets = plan(&self.space, costs, &unplanned, &settings)?;
-        } else {
-            extend_plan(
-                &self.space,
-                costs,
-                &unplanned,
-                &settings,
-                &mut self.record.nets,
-            )?;
-            // Latencies compare only within one set of interleaved rounds.
-            for net in &mut self.record.nets {
-                net.measured_ms = None;
-            }
-        }
-        let seeds = self.record.train_seeds.len();
-        for net in &mut self.record.nets {
-            net.top1.resize(seeds, None);
-        }
-        info!(networks = self.record.nets.len(), "networks fixed");
-        self.save()
+    /// Reads what every task has recorded so far, rewrites `study.json` and the pages from
+    /// it, and returns the record.
+    pub fn collect(&mut self) -> Result<StudyRecord> {
+        self.update(|_| Ok(()))?;
+        Ok(self.record.clone())
     }
 
-    fn save(&mut self) -> Result<()> {
+    /// The study's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The record as last read or written by this process.
+    pub fn record(&self) -> &StudyRecord {
+        &self.record
+    }
+
+    /// The configuration the study was created with.
+    pub fn config(&self) -> &ResolvedStudy {
+        &self.config
+    }
+
+    /// The cost of every candidate under the search's target (computed once per process).
+    pub(crate) fn costs(&mut self) -> Result<CandidateCosts> {
+        if self.costs.is_none() {
+            let costs = search_costs(&self.config.search, "search.toml", &self.device)?
+                .expect("a study's search has a cost (checked when resolved)");
+            self.costs = Some(costs);
+        }
+        Ok(self.costs.clone().expect("just computed"))
+    }
+
+    /// Rereads `study.json`, which other processes running tasks of this study rewrite.
+    pub(crate) fn reload(&mut self) -> Result<()> {
+        self.record = StudyRecord::read(&self.dir.join("study.json"))?;
+        Ok(())
+    }
+
+    /// Applies `change` to the newest record and writes it with the pages, holding the study's
+    /// lock (`study.lock`) from the read to the write, so that tasks finishing at the same
+    /// time in other processes each add their result.
+    pub(crate) fn update(
+        &mut self,
+        change: impl FnOnce(&mut StudyRecord) -> Result<()>,
+    ) -> Result<()> {
+        let _lock = crate::lock::exclusive(&self.dir.join("study.lock"))?;
+        self.reload()?;
+        change(&mut self.record)?;
         self.record.summarise();
         self.record.write(&self.dir.join("study.json"))?;
         write_pages(&self.record, &self.dir)
     }
 
     /// Runs (or finishes) the search with `seed` in `search-<seed>/`.
-    fn search(&self, seed: u64, costs: &CandidateCosts) -> Result<SearchRecord> {
+    pub(crate) fn search(&mut self, seed: u64) -> Result<SearchRecord> {
+        let costs = self.costs()?;
         let name = format!("search-{seed}");
         let dir = self.dir.join(&name);
         let search = if RunFiles::new(&dir).config().is_file() {
@@ -232,8 +213,53 @@ impl Study {
         })
     }
 
-    /// Every network's latency on the study's device, timed in interleaved rounds.
-    fn measure_latency(&mut self) {
+    /// Fixes the networks of every search that has none yet: the whole plan the first time,
+    /// the searched and random networks of added search seeds later. Returns whether any
+    /// network was added.
+    pub(crate) fn plan_networks(
+        &self,
+        costs: &CandidateCosts,
+        record: &mut StudyRecord,
+    ) -> Result<bool> {
+        let s = &self.config.study;
+        let settings = PlanSettings {
+            random_per_search: s.random_per_search,
+            band: s.band,
+            sampler_seed: s.sampler_seed,
+            baseline: s.baseline,
+            anchors: s.anchors,
+        };
+        let unplanned: Vec<SearchRecord> = record
+            .searches
+            .iter()
+            .filter(|s| {
+                let id = format!("searched-{}", s.seed);
+                !record.nets.iter().any(|n| n.id == id)
+            })
+            .cloned()
+            .collect();
+        if unplanned.is_empty() {
+            return Ok(false);
+        }
+        if record.nets.is_empty() {
+            record.nets = plan(&self.space, costs, &unplanned, &settings)?;
+        } else {
+            extend_plan(&self.space, costs, &unplanned, &settings, &mut record.nets)?;
+            // Latencies compare only within one set of interleaved rounds.
+            for net in &mut record.nets {
+                net.measured_ms = None;
+            }
+        }
+        let seeds = record.train_seeds.len();
+        for net in &mut record.nets {
+            net.top1.resize(seeds, None);
+        }
+        info!(networks = record.nets.len(), "networks fixed");
+        Ok(true)
+    }
+
+    /// The latency of `nets` on the study's device, timed in interleaved rounds (ms).
+    pub(crate) fn measure_latency(&self, nets: &[StudyNet]) -> Vec<f64> {
         let settings = ProfileSettings {
             batch: self.config.study.latency_batch,
             warmup: 5,
@@ -241,36 +267,38 @@ impl Study {
             group: ProfileSettings::group_for(&self.device),
             calibration: 0,
         };
-        let specs: Vec<_> = self
-            .record
-            .nets
+        let specs: Vec<_> = nets
             .iter()
             .map(|n| self.architecture(&n.choices).to_net_spec(&self.space))
             .collect();
         let inference = self.device.clone().inner();
         let resolution = self.space.input.resolution;
-        let times = measure_nets(&specs, resolution, &inference, &settings, |_, _| {});
-        for (net, m) in self.record.nets.iter_mut().zip(times) {
-            net.measured_ms = Some(m.trimmed_mean);
-        }
+        measure_nets(&specs, resolution, &inference, &settings, |_, _| {})
+            .into_iter()
+            .map(|m| m.trimmed_mean)
+            .collect()
     }
 
-    /// Every network's held-out accuracy with each search's final supernet weights.
-    fn inherit(&mut self) -> Result<()> {
-        for (i, s) in self.record.searches.iter().enumerate() {
+    /// The held-out accuracy of `nets` with each search's final supernet weights, per network
+    /// in the order of `searches`.
+    pub(crate) fn inherit(
+        &self,
+        searches: &[SearchRecord],
+        nets: &[StudyNet],
+    ) -> Result<Vec<Vec<f64>>> {
+        let mut inherited = vec![Vec::with_capacity(searches.len()); nets.len()];
+        for s in searches {
             let search = Search::resume(&self.dir.join(&s.dir), &self.device, true)?;
-            for net in &mut self.record.nets {
-                net.inherited.truncate(i);
-                net.inherited.push(search.inherited_accuracy(&net.choices)?);
+            for (net, accuracies) in nets.iter().zip(&mut inherited) {
+                accuracies.push(search.inherited_accuracy(&net.choices)?);
             }
         }
-        Ok(())
+        Ok(inherited)
     }
 
-    /// Retrains network `i` with training seed number `r` in `train/<id>-seed<seed>/`.
-    fn retrain(&mut self, i: usize, r: usize) -> Result<()> {
-        let seed = self.record.train_seeds[r];
-        let net = &self.record.nets[i];
+    /// Retrains `net` with training seed `seed` in `train/<id>-seed<seed>/`: its test top-1
+    /// and the seconds it took.
+    pub(crate) fn retrain(&self, net: &StudyNet, seed: u64) -> Result<(f64, f64)> {
         let dir = self
             .dir
             .join("train")
@@ -286,16 +314,13 @@ impl Study {
             Trainer::new(spec, config, &dir, &self.device, self.quiet)?
         };
         let outcome = trainer.run()?;
-        let net = &mut self.record.nets[i];
-        net.top1[r] = Some(outcome.test.top1);
-        net.train_seconds += outcome.seconds;
         if !self.quiet {
             eprintln!(
                 "{} (seed {seed}): test top-1 {:.4}",
                 net.id, outcome.test.top1
             );
         }
-        Ok(())
+        Ok((outcome.test.top1, outcome.seconds))
     }
 
     fn architecture(&self, choices: &[usize]) -> Architecture {
