@@ -28,19 +28,22 @@ fn device_lists_this_machine_cannot_serve_are_refused() {
     assert!(!dir.path().join("run").exists(), "nothing written");
 }
 
-#[test]
-fn a_search_on_two_wgpu_devices_runs_and_its_network_trains_there() {
-    if !success(&["backends"]).lines().any(|b| b == "wgpu") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let devices = "wgpu:default,wgpu:cpu";
+const DEVICES: &str = "wgpu:default,wgpu:cpu";
+
+/// A search of the tiny space on the two wgpu devices in `dir/name`.
+fn two_device_search(
+    dir: &std::path::Path,
+    mode: &str,
+    algorithm: &str,
+    name: &str,
+) -> std::path::PathBuf {
+    let devices = DEVICES;
     let search = |mode: &str, algorithm: &str, name: &str| {
-        let config = dir.path().join(format!("{name}.toml"));
+        let config = dir.join(format!("{name}.toml"));
         let text = common::tiny_search_config(mode, 1)
             .replace("[arch]", &format!("[arch]\nalgorithm = \"{algorithm}\""));
         std::fs::write(&config, text).unwrap();
-        let run = dir.path().join(name);
+        let run = dir.join(name);
         let (c, r) = (config.display().to_string(), run.display().to_string());
         let out = success(&[
             "--backend",
@@ -57,12 +60,34 @@ fn a_search_on_two_wgpu_devices_runs_and_its_network_trains_there() {
         assert!(out.contains("architecture: "), "{out}");
         run
     };
-    let first = search("full_v2", "gradient", "a");
+    search(mode, algorithm, name)
+}
+
+fn has_wgpu() -> bool {
+    success(&["backends"]).lines().any(|b| b == "wgpu")
+}
+
+#[test]
+fn a_reinforce_search_on_two_wgpu_devices_runs() {
+    if !has_wgpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reinforce = two_device_search(dir.path(), "two", "reinforce", "r");
+    assert!(reinforce.join("final/net.config").is_file());
+}
+
+#[test]
+fn a_search_on_two_wgpu_devices_runs_and_its_network_trains_there() {
+    if !has_wgpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let devices = DEVICES;
+    let first = two_device_search(dir.path(), "full_v2", "gradient", "a");
     let alpha = std::fs::read_to_string(first.join("alpha.jsonl")).unwrap();
     assert_eq!(alpha.lines().count(), 2, "one line per epoch: {alpha}");
     assert!(!alpha.contains("NaN") && !alpha.contains("null"), "{alpha}");
-    let reinforce = search("two", "reinforce", "r");
-    assert!(reinforce.join("final/net.config").is_file());
 
     let trained = dir.path().join("trained").display().to_string();
     let out = success(&[

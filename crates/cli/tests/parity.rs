@@ -42,19 +42,20 @@ fn parity(backend: &str, space: &str) -> Value {
     report
 }
 
-#[test]
-fn every_compiled_backend_matches_flex() {
-    let backends = other_backends();
-    assert!(
-        backends.iter().any(|b| b == "ndarray"),
-        "the test build includes ndarray (cargo xtask test)"
-    );
+/// Parity of every compiled backend that `on_cubecl` selects (CubeCL's or the others), so
+/// that the two groups run as two tests at once.
+fn compiled_backends_match_flex(on_cubecl: bool) {
+    let backends: Vec<String> = other_backends()
+        .into_iter()
+        .filter(|b| ["wgpu", "vulkan", "cuda"].contains(&b.as_str()) == on_cubecl)
+        .collect();
     for backend in backends {
         // wgpu on the software driver compiles and tunes fused kernels for every new shape
         // (minutes per space, 278 s for fmnist from an empty cache): one space there.
-        let spaces: &[&str] = match backend.as_str() {
-            "wgpu" => &["fmnist"],
-            _ => &["fmnist", "cifar10"],
+        let spaces: &[&str] = if on_cubecl {
+            &["fmnist"]
+        } else {
+            &["fmnist", "cifar10"]
         };
         for &space in spaces {
             let report = parity(&backend, space);
@@ -68,6 +69,20 @@ fn every_compiled_backend_matches_flex() {
             assert!(logits["relative_diff"].as_f64().unwrap() < 1e-4, "{logits}");
         }
     }
+}
+
+#[test]
+fn every_compiled_cpu_backend_matches_flex() {
+    assert!(
+        other_backends().iter().any(|b| b == "ndarray"),
+        "the test build includes ndarray (cargo xtask test)"
+    );
+    compiled_backends_match_flex(false);
+}
+
+#[test]
+fn every_compiled_cubecl_backend_matches_flex() {
+    compiled_backends_match_flex(true);
 }
 
 #[test]

@@ -153,6 +153,11 @@ impl Study {
         &self.config
     }
 
+    /// The space the study searches.
+    pub(crate) fn space(&self) -> &SearchSpace {
+        &self.space
+    }
+
     /// The cost of every candidate under the search's target (computed once per process).
     pub(crate) fn costs(&mut self) -> Result<CandidateCosts> {
         if self.costs.is_none() {
@@ -217,11 +222,12 @@ impl Study {
     /// the searched and random networks of added search seeds later. Returns whether any
     /// network was added.
     pub(crate) fn plan_networks(
-        &self,
+        space: &SearchSpace,
+        study: &StudyConfig,
         costs: &CandidateCosts,
         record: &mut StudyRecord,
     ) -> Result<bool> {
-        let s = &self.config.study;
+        let s = study;
         let settings = PlanSettings {
             random_per_search: s.random_per_search,
             band: s.band,
@@ -242,9 +248,9 @@ impl Study {
             return Ok(false);
         }
         if record.nets.is_empty() {
-            record.nets = plan(&self.space, costs, &unplanned, &settings)?;
+            record.nets = plan(space, costs, &unplanned, &settings)?;
         } else {
-            extend_plan(&self.space, costs, &unplanned, &settings, &mut record.nets)?;
+            extend_plan(space, costs, &unplanned, &settings, &mut record.nets)?;
             // Latencies compare only within one set of interleaved rounds.
             for net in &mut record.nets {
                 net.measured_ms = None;

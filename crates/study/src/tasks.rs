@@ -308,12 +308,12 @@ impl Study {
 
     fn run_plan(&mut self) -> Result<()> {
         let costs = self.costs()?;
-        let mut planned = self.record().clone();
-        self.plan_networks(&costs, &mut planned)?;
+        let (space, study) = (self.space().clone(), self.config().study.clone());
+        // Planned on the newest record under the lock: the plan reads the searches and keeps
+        // every network already planned with what it has.
         self.update(|record| {
             record.unit = costs.unit.clone();
-            record.nets = planned.nets;
-            Ok(())
+            Study::plan_networks(&space, &study, &costs, record).map(|_| ())
         })?;
         let nets = self.record().nets.clone();
         if nets.iter().any(|n| n.measured_ms.is_none()) {
